@@ -1,0 +1,9 @@
+DROP TABLE audit_entries;
+DROP TABLE pool_members;
+DROP TABLE pools;
+DROP TABLE numbers;
+DROP TABLE waba_links;
+DROP TABLE wabas;
+DROP TABLE users;
+DROP TABLE enterprises;
+DROP TABLE aggregators;

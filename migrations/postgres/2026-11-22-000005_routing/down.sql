@@ -1,0 +1,15 @@
+DROP TABLE service_windows;
+DROP TABLE sticky_senders;
+DROP TABLE messages;
+ALTER TABLE wabas DROP COLUMN out_of_rotation_until;
+ALTER TABLE pool_members DROP COLUMN last_used_at;
+ALTER TABLE pool_members DROP COLUMN cooldown_until;
+ALTER TABLE pool_members DROP COLUMN current_weight;
+ALTER TABLE pool_members DROP COLUMN department_tags;
+ALTER TABLE pool_members DROP COLUMN region_tags;
+ALTER TABLE pool_members DROP COLUMN weight;
+ALTER TABLE pool_members DROP COLUMN priority;
+ALTER TABLE pools DROP COLUMN rr_pointer;
+ALTER TABLE pools DROP COLUMN strict_routing;
+ALTER TABLE pools DROP COLUMN strategy;
+DROP TABLE api_keys;

@@ -1,0 +1,261 @@
+//! `POST /api/v1/pools/{id}/messages` and `GET /api/v1/pools/{id}/route`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use futures_util::StreamExt as _;
+use serde_json::{Value, json};
+
+use super::error;
+use crate::routing::{Decision, ErrorClass, Outcome, classify};
+use crate::services::api_keys;
+use crate::services::routing::{self as service, Attempt, CheckedMessage, Planned, Refusal, SendEnd, check_message};
+use crate::store::api_keys::ApiKeyRow;
+use crate::web::AppState;
+
+/// The largest message body accepted.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<ApiKeyRow, HttpResponse> {
+    let presented = req.headers().get("Authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned);
+    let unauthorized = || error(StatusCode::UNAUTHORIZED, "unauthorized", "Send a valid API key as Authorization: Bearer wbp_….");
+    let Some(presented) = presented else { return Err(unauthorized()) };
+    match state.run(move |conn| Ok(api_keys::authenticate(conn, &presented)?)).await {
+        Ok(Some(key)) => Ok(key),
+        Ok(None) => Err(unauthorized()),
+        Err(_) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again.")),
+    }
+}
+
+fn pool_id(raw: &str) -> Option<i64> {
+    raw.parse::<crate::domain::PoolId>().ok().map(|id| id.get())
+}
+
+fn decision_json(decision: &Decision, numbers: &[(i64, String)]) -> Value {
+    let phone = |id: i64| numbers.iter().find(|(n, _)| *n == id).map(|(_, p)| p.clone()).unwrap_or_default();
+    let chosen = match &decision.outcome {
+        Outcome::Send(order) => order.first().map(|id| phone(*id)),
+        _ => None,
+    };
+    json!({
+        "phone_number_id": chosen,
+        "members": decision.verdicts.iter().map(|v| json!({ "phone_number_id": phone(v.number_id), "eligible": v.eligible, "reason": v.reason })).collect::<Vec<_>>(),
+    })
+}
+
+fn refusal(refused: Refusal, numbers: &[(i64, String)]) -> HttpResponse {
+    match refused {
+        Refusal::PoolNotFound => error(StatusCode::NOT_FOUND, "pool_not_found", "There is no such pool for this API key's enterprise."),
+        Refusal::PoolInactive => error(StatusCode::CONFLICT, "pool_inactive", "The pool is deactivated; activate it in the portal to send."),
+        Refusal::UnknownDepartment => error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_department", "No member of this pool serves that department."),
+        Refusal::NeedsTemplate(decision) => {
+            let mut body = json!({ "error": { "code": "send_a_template", "message": service::failure_message("send_a_template") } });
+            body["routing"] = decision_json(&decision, numbers);
+            HttpResponse::UnprocessableEntity().json(body)
+        }
+        Refusal::NoEligibleMember(decision) => {
+            let mut body = json!({ "error": { "code": "no_eligible_number", "message": "No member of this pool can send now." } });
+            body["routing"] = decision_json(&decision, numbers);
+            HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "30")).json(body)
+        }
+    }
+}
+
+async fn read_json(req: &HttpRequest, mut payload: web::Payload) -> Result<Value, HttpResponse> {
+    let is_json = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+    if !is_json {
+        return Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send the message as application/json."));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| error(StatusCode::BAD_REQUEST, "unreadable_body", "The body could not be read."))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "A message body holds at most 64 KiB."));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|_| error(StatusCode::BAD_REQUEST, "invalid_json", "The body is not valid JSON."))
+}
+
+#[post("/api/v1/pools/{id}/messages")]
+pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, payload: web::Payload) -> HttpResponse {
+    let key = match authenticate(&req, &state).await {
+        Ok(key) => key,
+        Err(response) => return response,
+    };
+    let body = match read_json(&req, payload).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let Some(pool_id) = pool_id(&path) else { return refusal(Refusal::PoolNotFound, &[]) };
+    let message: CheckedMessage = match check_message(body) {
+        Ok(message) => message,
+        Err(problem) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_message", &problem),
+    };
+    let idempotency_key = req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
+        return error(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "An Idempotency-Key holds 1 to 255 characters.");
+    }
+    let (keys, plan_key, plan_message, plan_idem) = (state.secrets.clone(), key.clone(), message.clone(), idempotency_key.clone());
+    let planned = state.run(move |conn| Ok(service::plan(conn, Some(&keys), &plan_key, pool_id, &plan_message, plan_idem.as_deref())?)).await;
+    let plan = match planned {
+        Ok(Planned::Send(plan)) => plan,
+        Ok(Planned::Replay(answer)) => return replay(answer),
+        Ok(Planned::Refused(refused)) => return refusal(refused, &[]),
+        Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again."),
+    };
+    let mut attempts = Vec::new();
+    let mut end_index: Option<(usize, String)> = None;
+    let mut failure: (Option<i64>, &'static str) = (None, "all_members_failed");
+    for (index, target) in plan.targets.iter().enumerate() {
+        match state.graph.send_message(&target.phone_number_id, &target.token, &message.body).await {
+            Ok(answer) => {
+                attempts.push(Attempt {
+                    number_id: target.number_id,
+                    phone_number_id: target.phone_number_id.clone(),
+                    error_code: None,
+                    class: None,
+                });
+                end_index = Some((index, answer.messages.first().map(|m| m.id.clone()).unwrap_or_default()));
+                break;
+            }
+            Err(graph_error) => {
+                let status = match &graph_error {
+                    crate::meta::GraphError::Api { status, .. } => Some(*status),
+                    _ => None,
+                };
+                let class = classify(graph_error.code(), status);
+                attempts.push(Attempt {
+                    number_id: target.number_id,
+                    phone_number_id: target.phone_number_id.clone(),
+                    error_code: graph_error.code(),
+                    class: Some(class),
+                });
+                failure = (
+                    graph_error.code(),
+                    match class {
+                        ErrorClass::TryNextMember => continue,
+                        ErrorClass::CoolDownMember => "number_cooling_down",
+                        ErrorClass::WabaOutOfRotation => "waba_out_of_rotation",
+                        ErrorClass::RecipientRejected => "recipient_rejected",
+                        ErrorClass::NeedsTemplate => "send_a_template",
+                        ErrorClass::Other => "meta_refused",
+                    },
+                );
+                break;
+            }
+        }
+    }
+    let end = match &end_index {
+        Some((index, wamid)) => SendEnd::Sent { target: &plan.targets[*index], wamid: wamid.clone() },
+        None => SendEnd::Failed { error_code: failure.0, problem: failure.1 },
+    };
+    let status = match &end {
+        SendEnd::Sent { .. } => StatusCode::CREATED,
+        SendEnd::Failed { problem: "recipient_rejected" | "send_a_template", .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        SendEnd::Failed { problem: "meta_refused", .. } => StatusCode::BAD_GATEWAY,
+        SendEnd::Failed { .. } => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    state.metrics.record_send(plan.pool.id, if end_index.is_some() { "sent" } else { failure.1 });
+    let (end_owned, plan_owned) = (
+        match end {
+            SendEnd::Sent { target, wamid } => (Some(target.clone()), wamid, None),
+            SendEnd::Failed { error_code, problem } => (None, String::new(), Some((error_code, problem))),
+        },
+        plan,
+    );
+    let recorded = state
+        .run(move |conn| {
+            let (target, wamid, failed) = end_owned;
+            let end = match (&target, failed) {
+                (Some(target), _) => SendEnd::Sent { target, wamid },
+                (None, Some((error_code, problem))) => SendEnd::Failed { error_code, problem },
+                (None, None) => SendEnd::Failed { error_code: None, problem: "all_members_failed" },
+            };
+            Ok(service::record(conn, &key, &plan_owned, &message, &attempts, &end, idempotency_key.as_deref())?)
+        })
+        .await;
+    match recorded {
+        Ok((_, answer)) => {
+            let mut response = HttpResponse::build(status);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                response.insert_header(("Retry-After", "30"));
+            }
+            response.json(answer)
+        }
+        Err(_) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The message outcome could not be stored; check the send log before retrying.")
+        }
+    }
+}
+
+/// The stored answer of the first request with this Idempotency-Key.
+fn replay(answer: Value) -> HttpResponse {
+    let status = if answer.get("error").is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CREATED };
+    HttpResponse::build(status).insert_header(("Idempotent-Replayed", "true")).json(answer)
+}
+
+#[derive(serde::Deserialize)]
+pub struct RouteQuery {
+    to: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    department: Option<String>,
+}
+
+#[get("/api/v1/pools/{id}/route")]
+pub async fn route(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, query: web::Query<RouteQuery>) -> HttpResponse {
+    let key = match authenticate(&req, &state).await {
+        Ok(key) => key,
+        Err(response) => return response,
+    };
+    let Some(pool_id) = pool_id(&path) else { return refusal(Refusal::PoolNotFound, &[]) };
+    let query = query.into_inner();
+    let kind = query.kind.unwrap_or_else(|| "template".into());
+    let mut body = json!({ "to": query.to.unwrap_or_default(), "type": kind });
+    body[kind.as_str()] = match kind.as_str() {
+        "text" => json!({ "body": "route check" }),
+        "template" => json!({ "name": "route_check", "language": { "code": "en" } }),
+        "interactive" => json!({ "body": { "text": "route check" } }),
+        _ => json!({ "id": "route-check" }),
+    };
+    if let Some(department) = query.department {
+        body["department"] = json!(department);
+    }
+    let message = match check_message(body) {
+        Ok(message) => message,
+        Err(problem) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_message", &problem),
+    };
+    let planned = state
+        .run(move |conn| {
+            let planned = service::plan(conn, None, &key, pool_id, &message, None)?;
+            let numbers = crate::store::routing::members(conn, pool_id)
+                .map_err(crate::services::ServiceError::from)?
+                .into_iter()
+                .map(|m| (m.number_id, m.phone_number_id))
+                .collect::<Vec<_>>();
+            Ok((planned, numbers))
+        })
+        .await;
+    match planned {
+        Ok((Planned::Send(plan), numbers)) => HttpResponse::Ok().json(decision_json(&plan.decision, &numbers)),
+        Ok((Planned::Refused(refused @ (Refusal::NeedsTemplate(_) | Refusal::NoEligibleMember(_))), numbers)) => {
+            let decision = match &refused {
+                Refusal::NeedsTemplate(d) | Refusal::NoEligibleMember(d) => d.clone(),
+                _ => unreachable!("matched above"),
+            };
+            let mut body = decision_json(&decision, &numbers);
+            body["refusal"] = json!(match refused {
+                Refusal::NeedsTemplate(_) => "send_a_template",
+                _ => "no_eligible_number",
+            });
+            HttpResponse::Ok().json(body)
+        }
+        Ok((Planned::Refused(refused), numbers)) => refusal(refused, &numbers),
+        Ok((Planned::Replay(answer), _)) => HttpResponse::Ok().json(answer),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again."),
+    }
+}

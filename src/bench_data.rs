@@ -1,0 +1,134 @@
+//! The large-tenant dataset for load tests (`wabapool bench-data`):
+//! aggregators, enterprises with one WABA each, activated numbers and pools,
+//! written with multi-row inserts in one transaction so that 20,000 numbers
+//! and 5,000 pools take seconds. Every aggregator has a super admin
+//! `admin@aggregator-N.bench` and the first enterprise an admin
+//! `admin@enterprise-1.bench`, all with the given password.
+
+use diesel::RunQueryDsl;
+use secrecy::SecretString;
+
+use crate::db::{DbConnection, write_transaction};
+use crate::security::password::hash_password;
+use crate::services::ServiceError;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub aggregators: usize,
+    pub enterprises: usize,
+    pub numbers_per_enterprise: usize,
+    pub pools_per_enterprise: usize,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub enterprises: usize,
+    pub numbers: usize,
+    pub pools: usize,
+    pub members: usize,
+}
+
+const CHUNK: usize = 500;
+
+/// Runs `INSERT INTO table (columns) VALUES …` for rows of already-safe SQL literals.
+fn insert_rows(conn: &mut DbConnection, table: &str, columns: &str, rows: &[String]) -> Result<(), ServiceError> {
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!("INSERT INTO {table} ({columns}) VALUES {}", chunk.join(","));
+        diesel::sql_query(sql).execute(conn)?;
+    }
+    Ok(())
+}
+
+fn max_id(conn: &mut DbConnection, table: &str) -> Result<i64, ServiceError> {
+    #[derive(diesel::QueryableByName)]
+    struct Max {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let row: Max = diesel::sql_query(format!("SELECT COALESCE(MAX(id), 0) AS id FROM {table}")).get_result(conn)?;
+    Ok(row.id)
+}
+
+/// Fills an empty database; refuses shapes that break R4 (more than 10 numbers a pool).
+pub fn fill(conn: &mut DbConnection, shape: Shape, password: &SecretString) -> Result<Written, ServiceError> {
+    if shape.aggregators == 0 || shape.enterprises == 0 || shape.numbers_per_enterprise == 0 {
+        return Err(ServiceError::invalid("shape", "Ask for at least one aggregator, enterprise and number."));
+    }
+    if shape.pools_per_enterprise > shape.numbers_per_enterprise {
+        return Err(ServiceError::invalid("shape", "Each pool needs at least one number of its own."));
+    }
+    let hash = hash_password(password)?;
+    let now = format!("'{}'", crate::store::now().format("%Y-%m-%d %H:%M:%S%.6f"));
+    write_transaction(conn, |conn| {
+        let first_aggregator = max_id(conn, "aggregators")? + 1;
+        let rows: Vec<String> = (1..=shape.aggregators).map(|a| format!("('Aggregator {a:04}', {now})")).collect();
+        insert_rows(conn, "aggregators", "name, created_at", &rows)?;
+        let first_enterprise = max_id(conn, "enterprises")? + 1;
+        let rows: Vec<String> = (1..=shape.enterprises)
+            .map(|e| format!("('Enterprise {e:05}', {}, {now})", first_aggregator + ((e - 1) % shape.aggregators) as i64))
+            .collect();
+        insert_rows(conn, "enterprises", "name, aggregator_id, created_at", &rows)?;
+        let first_waba = max_id(conn, "wabas")? + 1;
+        let rows: Vec<String> = (1..=shape.enterprises).map(|e| format!("('9{e:014}', 'Enterprise {e:05} WABA', 'active', {now}, {now})")).collect();
+        insert_rows(conn, "wabas", "meta_waba_id, name, status, last_synced_at, created_at", &rows)?;
+        let rows: Vec<String> =
+            (0..shape.enterprises).map(|i| format!("({}, {}, {now})", first_waba + i as i64, first_enterprise + i as i64)).collect();
+        insert_rows(conn, "waba_links", "waba_id, enterprise_id, linked_at", &rows)?;
+        let first_number = max_id(conn, "numbers")? + 1;
+        let mut rows = Vec::with_capacity(shape.enterprises * shape.numbers_per_enterprise);
+        for e in 0..shape.enterprises {
+            for n in 0..shape.numbers_per_enterprise {
+                let serial = e * shape.numbers_per_enterprise + n;
+                let digits = format!("1555{serial:07}");
+                rows.push(format!(
+                    "({}, {}, '7{serial:09}', '+{digits}', '+{digits}', 'Enterprise {:05}', 'activated', 'CONNECTED', 'VERIFIED', '{}', 'TIER_10K', 'STANDARD', {now}, {now}, {now})",
+                    first_waba + e as i64,
+                    first_enterprise + e as i64,
+                    e + 1,
+                    if serial.is_multiple_of(13) { "YELLOW" } else { "GREEN" },
+                ));
+            }
+        }
+        insert_rows(
+            conn,
+            "numbers",
+            "waba_id, enterprise_id, phone_number_id, display_phone_number, e164, verified_name, status, meta_status, code_verification_status, quality_rating, messaging_limit_tier, throughput_level, last_synced_at, created_at, updated_at",
+            &rows,
+        )?;
+        let first_pool = max_id(conn, "pools")? + 1;
+        let mut pools = Vec::new();
+        let mut members = Vec::new();
+        for e in 0..shape.enterprises {
+            for p in 0..shape.pools_per_enterprise {
+                let pool_id = first_pool + pools.len() as i64;
+                pools.push(format!(
+                    "({}, {}, 'Pool {p:02} of enterprise {:05}', 'pool {p:02} of enterprise {:05}', {}, 1, {now}, {now})",
+                    first_enterprise + e as i64,
+                    first_waba + e as i64,
+                    e + 1,
+                    e + 1,
+                    if p % 10 == 9 { "FALSE" } else { "TRUE" },
+                ));
+                // Up to three numbers n with n % pools == p: R4 holds and some numbers stay free for Add Pool.
+                let mine: Vec<usize> = (0..shape.numbers_per_enterprise).filter(|n| n % shape.pools_per_enterprise == p).take(3).collect();
+                for (slot, n) in mine.iter().enumerate() {
+                    members.push(format!(
+                        "({pool_id}, {}, {}, {}, {}, {now})",
+                        first_number + (e * shape.numbers_per_enterprise + n) as i64,
+                        first_waba + e as i64,
+                        first_enterprise + e as i64,
+                        slot + 1
+                    ));
+                }
+            }
+        }
+        insert_rows(conn, "pools", "enterprise_id, waba_id, name, name_key, active, version, created_at, updated_at", &pools)?;
+        insert_rows(conn, "pool_members", "pool_id, number_id, waba_id, enterprise_id, slot, added_at", &members)?;
+        let mut users: Vec<String> = (0..shape.aggregators)
+            .map(|a| format!("('admin@aggregator-{}.bench', '{hash}', 'super_admin', NULL, {}, FALSE, 0, {now})", a + 1, first_aggregator + a as i64))
+            .collect();
+        users.push(format!("('admin@enterprise-1.bench', '{hash}', 'admin', {first_enterprise}, NULL, FALSE, 0, {now})"));
+        insert_rows(conn, "users", "email, password_hash, role, enterprise_id, aggregator_id, disabled, session_epoch, created_at", &users)?;
+        Ok(Written { enterprises: shape.enterprises, numbers: rows.len(), pools: pools.len(), members: members.len() })
+    })
+}

@@ -1,0 +1,206 @@
+//! The database: backend chosen from the URL scheme, an r2d2 pool, embedded
+//! migrations per backend, and the write transaction every service uses.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection to whichever backend the URL named.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// Which backend a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A database URL, read once: `postgres://` or `postgresql://` select
+/// PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a bare path select SQLite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    target: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Self {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self { backend: Backend::Postgres, target: url.to_owned() };
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        Self { backend: Backend::Sqlite, target: path.to_owned() }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection string handed to the backend driver.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+}
+
+/// An r2d2 manager that opens exactly the backend the URL names, so a
+/// failure reports the real cause (for example PostgreSQL being down).
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ConnectionManager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("could not connect to the database: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("could not prepare the database connection: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectError> {
+        match self.url.backend {
+            Backend::Postgres => Ok(DbConnection::Postgres(PgConnection::establish(&self.url.target)?)),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url.target)?;
+                // busy_timeout first: switching to WAL itself may have to wait.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;",
+                )?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectError::Query)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // A connection handed back mid-transaction (a panic inside a
+        // service) must never be reused.
+        !matches!(<DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(), Ok(None))
+    }
+}
+
+/// Opens the pool. SQLite gets a parent directory created for its file.
+pub fn connect_pool(url: &DatabaseUrl, max_size: u32) -> anyhow::Result<DbPool> {
+    if url.backend == Backend::Sqlite
+        && let Some(parent) = std::path::Path::new(&url.target).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(5))
+        .test_on_check_out(url.backend == Backend::Postgres)
+        .build(ConnectionManager::new(url.clone()))?;
+    Ok(pool)
+}
+
+/// Applies the embedded migrations of the connection's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
+    let result = match conn {
+        DbConnection::Postgres(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        DbConnection::Sqlite(lite) => lite.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| anyhow::anyhow!("applying migrations failed: {e}"))
+}
+
+/// Runs `work` in one transaction that writes. On SQLite it begins
+/// IMMEDIATE, taking the write lock up front so two writers queue on
+/// busy_timeout instead of failing on lock upgrade; on PostgreSQL it is a
+/// plain READ COMMITTED transaction whose writes lock the rows they touch.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(lite) => AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgres(pg) => AnsiTransactionManager::begin_transaction(pg)?,
+    }
+    match work(conn) {
+        Ok(value) => match commit(conn) {
+            Ok(()) => Ok(value),
+            Err(commit_error) => {
+                let _ = rollback(conn);
+                Err(commit_error.into())
+            }
+        },
+        Err(error) => {
+            rollback(conn)?;
+            Err(error)
+        }
+    }
+}
+
+fn commit(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(lite) => AnsiTransactionManager::commit_transaction(lite),
+        DbConnection::Postgres(pg) => AnsiTransactionManager::commit_transaction(pg),
+    }
+}
+
+fn rollback(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(lite) => AnsiTransactionManager::rollback_transaction(lite),
+        DbConnection::Postgres(pg) => AnsiTransactionManager::rollback_transaction(pg),
+    }
+}
+
+/// Answers whether the database responds (for `/readyz`).
+pub fn ping(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_select_postgres() {
+        assert_eq!(DatabaseUrl::parse("postgres://u@h/db").backend(), Backend::Postgres);
+        assert_eq!(DatabaseUrl::parse("postgresql://u@h/db").backend(), Backend::Postgres);
+    }
+
+    #[test]
+    fn paths_and_sqlite_urls_select_sqlite() {
+        let url = DatabaseUrl::parse("sqlite://data/x.sqlite3");
+        assert_eq!(url.backend(), Backend::Sqlite);
+        assert_eq!(url.target(), "data/x.sqlite3");
+        assert_eq!(DatabaseUrl::parse("data/y.sqlite3").target(), "data/y.sqlite3");
+        assert_eq!(DatabaseUrl::parse("sqlite::memory:").target(), ":memory:");
+    }
+}

@@ -1,0 +1,123 @@
+//! Graph API payloads. Enumerations Meta extends over time (status,
+//! quality, tier, throughput) are kept as text, never parsed strictly.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /{version}/{waba-id}`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct WabaInfo {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub timezone_id: Option<String>,
+    #[serde(default)]
+    pub message_template_namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+pub struct Throughput {
+    #[serde(default)]
+    pub level: Option<String>,
+}
+
+/// One entry of `GET /{version}/{waba-id}/phone_numbers`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct PhoneNumberInfo {
+    pub id: String,
+    pub display_phone_number: String,
+    #[serde(default)]
+    pub verified_name: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub quality_rating: Option<String>,
+    #[serde(default)]
+    pub code_verification_status: Option<String>,
+    #[serde(default)]
+    pub messaging_limit_tier: Option<String>,
+    #[serde(default)]
+    pub throughput: Option<Throughput>,
+}
+
+impl PhoneNumberInfo {
+    /// Meta reports the number ready to send: connected (or linked) and verified.
+    pub fn is_ready(&self) -> bool {
+        let status = self.status.as_deref().unwrap_or_default().to_ascii_uppercase();
+        let verified = self.code_verification_status.as_deref().unwrap_or_default().to_ascii_uppercase();
+        matches!(status.as_str(), "CONNECTED" | "LINKED") && verified == "VERIFIED"
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+pub struct Cursors {
+    #[serde(default)]
+    pub before: Option<String>,
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+pub struct Paging {
+    #[serde(default)]
+    pub cursors: Option<Cursors>,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub paging: Option<Paging>,
+}
+
+/// Meta's error envelope.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    pub code: i64,
+    #[serde(default)]
+    pub error_subcode: Option<i64>,
+    #[serde(default)]
+    pub fbtrace_id: Option<String>,
+}
+
+/// What Meta answered for a WABA: its details and every number.
+#[derive(Debug, Clone)]
+pub struct MetaWaba {
+    pub info: WabaInfo,
+    pub numbers: Vec<PhoneNumberInfo>,
+}
+
+/// Meta's answer to a send.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SendAnswer {
+    #[serde(default)]
+    pub contacts: Vec<SendContact>,
+    #[serde(default)]
+    pub messages: Vec<SentMessage>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SendContact {
+    #[serde(default)]
+    pub input: String,
+    #[serde(default)]
+    pub wa_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SentMessage {
+    pub id: String,
+}

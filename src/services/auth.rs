@@ -1,0 +1,134 @@
+//! Signing in: a password check that costs the same for unknown emails,
+//! and an audit entry for every attempt (R10).
+
+use secrecy::SecretString;
+
+use super::{Actor, ServiceError};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::{Role, Scope, UserId, throttle};
+use crate::security::password::PasswordHasher;
+use crate::store::audit::{self, NewAuditEntry};
+use crate::store::login_failures;
+use crate::store::orgs;
+use crate::store::users::{self, UserRow};
+
+/// The answer for every failed sign-in, whatever the reason.
+pub const LOGIN_FAILED: &str = "That email and password do not match an active account.";
+
+/// A signed-in user as the session remembers them.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user_id: UserId,
+    pub session_epoch: i64,
+    pub role: Role,
+}
+
+/// Checks an email and password, under the brute-force throttle (counted
+/// per account and per client address in the database, so across every
+/// instance). A throttled, locked, unknown or wrong attempt gets the same
+/// answer. Runs argon2 even when throttled: call it off the async workers.
+pub fn login(
+    conn: &mut DbConnection,
+    hasher: &PasswordHasher,
+    email: &str,
+    password: &SecretString,
+    client_ip: Option<String>,
+) -> Result<Option<SignedIn>, ServiceError> {
+    let email: String = email.trim().to_lowercase().chars().take(254).collect();
+    let now = crate::store::now();
+    let since = throttle::window_start(now);
+    let by_account = login_failures::for_email(conn, &email, since)?;
+    let by_client = match &client_ip {
+        Some(ip) => Some(login_failures::for_client(conn, ip, since)?),
+        None => None,
+    };
+    let allowed = throttle::attempt_allowed(by_account.count, by_account.latest, now)
+        && by_client.as_ref().is_none_or(|c| throttle::attempt_allowed(c.count, c.latest, now));
+    let user = users::find_by_email(conn, &email)?;
+    // The hash is checked even when throttled, so timing tells nothing.
+    let verified = hasher.verify(user.as_ref().map(|u| u.password_hash.as_str()), password);
+    let ok = allowed && verified && user.as_ref().is_some_and(|u| !u.disabled);
+    let entry = NewAuditEntry {
+        actor_user_id: user.as_ref().map(|u| u.id),
+        actor_email: Some(email.clone()),
+        enterprise_id: user.as_ref().and_then(|u| u.enterprise_id),
+        action: if ok { "login.success" } else { "login.failure" },
+        subject_type: "user",
+        subject_id: user.as_ref().map(|u| u.id.to_string()),
+        after: (!allowed).then(|| serde_json::json!({ "throttled": true })),
+        client_ip: client_ip.clone(),
+        ..NewAuditEntry::default()
+    };
+    write_transaction(conn, |conn| {
+        if ok {
+            login_failures::clear_email(conn, &email)?;
+        } else if allowed {
+            login_failures::record(conn, &email, client_ip.as_deref())?;
+            login_failures::prune(conn, since)?;
+        }
+        audit::record(conn, &entry)
+    })?;
+    Ok(match (ok, user) {
+        (true, Some(user)) => {
+            Some(SignedIn { user_id: UserId(user.id), session_epoch: user.session_epoch, role: Role::parse(&user.role).unwrap_or(Role::Agent) })
+        }
+        _ => None,
+    })
+}
+
+/// The header's view of a user: who they are and for which organisation.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub actor: Actor,
+    pub organisation: String,
+}
+
+/// Loads the user a session names, if they still exist, are enabled, and
+/// the session is of their current epoch.
+pub fn session_user(conn: &mut DbConnection, user_id: i64, epoch: i64) -> Result<Option<SessionUser>, ServiceError> {
+    let Some(user) = users::find(conn, user_id)? else { return Ok(None) };
+    if user.disabled || user.session_epoch != epoch {
+        return Ok(None);
+    }
+    let Some(actor) = actor_of(&user) else { return Ok(None) };
+    let organisation = match actor.scope {
+        Scope::Enterprise(id) => orgs::find_enterprise(conn, id.get())?.map(|e| e.name),
+        Scope::Aggregator(id) => orgs::find_aggregator(conn, id.get())?.map(|a| a.name),
+    }
+    .unwrap_or_default();
+    Ok(Some(SessionUser { actor, organisation }))
+}
+
+fn actor_of(user: &UserRow) -> Option<Actor> {
+    Some(Actor {
+        user_id: UserId(user.id),
+        email: user.email.clone(),
+        role: Role::parse(&user.role)?,
+        scope: Scope::from_columns(user.enterprise_id, user.aggregator_id)?,
+        client_ip: None,
+    })
+}
+
+/// Ends every session of the actor, on every instance (R10: audited).
+pub fn end_every_session(conn: &mut DbConnection, actor: &Actor) -> Result<(), ServiceError> {
+    write_transaction(conn, |conn| {
+        users::bump_session_epoch(conn, actor.user_id.get())?;
+        audit::record(
+            conn,
+            &NewAuditEntry {
+                actor_user_id: Some(actor.user_id.get()),
+                actor_email: Some(actor.email.clone()),
+                enterprise_id: match actor.scope {
+                    Scope::Enterprise(id) => Some(id.get()),
+                    Scope::Aggregator(_) => None,
+                },
+                action: "user.sessions_ended",
+                subject_type: "user",
+                subject_id: Some(actor.user_id.to_string()),
+                client_ip: actor.client_ip.clone(),
+                ..NewAuditEntry::default()
+            },
+        )?;
+        Ok(())
+    })
+}

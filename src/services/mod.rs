@@ -1,0 +1,83 @@
+//! Use cases shared by the portal and the API: each checks permission,
+//! applies the domain rules, writes in one transaction and audits.
+
+pub mod access;
+pub mod api_keys;
+pub mod audit_log;
+pub mod auth;
+pub mod keys;
+pub mod numbers;
+pub mod pools;
+pub mod routing;
+pub mod routing_settings;
+pub mod tenants;
+pub mod users;
+pub mod webhooks;
+
+use crate::domain::{Role, Scope, UserId};
+
+/// The signed-in user on whose behalf a service acts.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub email: String,
+    pub role: Role,
+    pub scope: Scope,
+    pub client_ip: Option<String>,
+}
+
+/// Messages for the fields of a form, in the order found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors(Vec<(&'static str, String)>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push((field, message.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first message for a field, shown beside it.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+    }
+
+    pub fn all(&self) -> &[(&'static str, String)] {
+        &self.0
+    }
+
+    pub fn into_result(self) -> Result<(), ServiceError> {
+        if self.is_empty() { Ok(()) } else { Err(ServiceError::Invalid(self)) }
+    }
+}
+
+/// Why a use case did not happen. Each maps to one response at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Unknown, or another tenant's: the same answer, so existence is never revealed (R2).
+    #[error("not found")]
+    NotFound,
+    /// The role may not do this (R1).
+    #[error("forbidden")]
+    Forbidden,
+    /// The input breaks a rule; nothing was written.
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// The record changed since the form was loaded (R9).
+    #[error("stale version")]
+    Stale,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
+        Self::Invalid(errors)
+    }
+}

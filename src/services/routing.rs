@@ -1,0 +1,381 @@
+//! Sending through a pool: check the message, decide the member, and after
+//! the Graph call record what happened — weights, stickiness,
+//! cool-downs, WABAs out of rotation and the send log — in one transaction.
+//! The decision reads the routing state from the database, so every
+//! instance shares it.
+
+use std::collections::HashMap;
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use super::ServiceError;
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::E164;
+use crate::routing::{self, Decision, Member, Outcome, Request, Strategy, Unavailable};
+use crate::security::secrets::{Sealed, SecretKeys};
+use crate::store::api_keys::ApiKeyRow;
+use crate::store::routing::{self as store, MemberState, NewMessage, PoolRouting};
+use crate::store::wabas;
+
+/// How long a member rests after Meta's spam limit (131048).
+pub const COOL_DOWN_MINUTES: i64 = 10;
+/// How long a WABA leaves rotation after a block, a lock or its rate limit.
+pub const WABA_OUT_MINUTES: i64 = 15;
+/// How often a send retries its turn when other sends keep moving the pointer.
+const TURN_RETRIES: usize = 16;
+
+/// A message checked against Meta's limits before anything is sent.
+#[derive(Debug, Clone)]
+pub struct CheckedMessage {
+    /// What goes to Meta: the Cloud API object without our own fields.
+    pub body: Value,
+    pub to: String,
+    pub kind: String,
+    pub department: Option<String>,
+}
+
+impl CheckedMessage {
+    pub fn free_form(&self) -> bool {
+        self.kind != "template"
+    }
+}
+
+fn text_len(v: &Value) -> usize {
+    v.as_str().map(|s| s.chars().count()).unwrap_or(0)
+}
+
+/// DESIGN.md §10's checks; the error names the field.
+pub fn check_message(mut body: Value) -> Result<CheckedMessage, String> {
+    let object = body.as_object_mut().ok_or("The body must be a JSON object.")?;
+    let department = match object.remove("department") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(d)) if !d.trim().is_empty() && d.chars().count() <= 64 => Some(d.trim().to_lowercase()),
+        Some(_) => return Err("department must be a name of 1 to 64 characters.".into()),
+    };
+    object.entry("messaging_product").or_insert_with(|| json!("whatsapp"));
+    if object["messaging_product"] != "whatsapp" {
+        return Err("messaging_product must be \"whatsapp\".".into());
+    }
+    let raw_to = object.get("to").and_then(Value::as_str).ok_or("to is required: the recipient's number in E.164 digits.")?;
+    let to = E164::parse(raw_to).map_err(|_| "to must be a number in E.164 form, e.g. 447700900123.".to_owned())?;
+    let to = to.digits().to_owned();
+    object.insert("to".into(), json!(to));
+    let kind = object.get("type").and_then(Value::as_str).unwrap_or("text").to_owned();
+    object.insert("type".into(), json!(kind));
+    let part = object.get(kind.as_str()).cloned().unwrap_or(Value::Null);
+    match kind.as_str() {
+        "text" => {
+            let n = text_len(&part["body"]);
+            if !(1..=4096).contains(&n) {
+                return Err("text.body must hold 1 to 4,096 characters.".into());
+            }
+        }
+        "template" => {
+            if text_len(&part["name"]) == 0 || text_len(&part["language"]["code"]) == 0 {
+                return Err("template.name and template.language.code are required.".into());
+            }
+        }
+        "image" | "video" | "audio" | "document" | "sticker" => {
+            let by_id = text_len(&part["id"]) > 0;
+            let by_link = part["link"].as_str().is_some_and(|l| l.starts_with("https://") && l.len() <= 2048);
+            if !by_id && !by_link {
+                return Err(format!("{kind} needs an id or an https link."));
+            }
+        }
+        "interactive" => {
+            if text_len(&part["header"]["text"]) > 60 || text_len(&part["footer"]["text"]) > 60 {
+                return Err("interactive header and footer text hold at most 60 characters.".into());
+            }
+            let body_len = text_len(&part["body"]["text"]);
+            if !(1..=1024).contains(&body_len) {
+                return Err("interactive.body.text must hold 1 to 1,024 characters.".into());
+            }
+            let buttons = part["action"]["buttons"].as_array().map(Vec::len).unwrap_or(0);
+            if buttons > 3 {
+                return Err("at most 3 quick-reply buttons.".into());
+            }
+            if part["type"] == "cta_url" && buttons > 2 {
+                return Err("at most 2 call-to-action buttons.".into());
+            }
+        }
+        other => return Err(format!("type \"{}\" is not supported.", other.chars().take(32).collect::<String>())),
+    }
+    Ok(CheckedMessage { body, to, kind, department })
+}
+
+/// Why a send or a route question was refused before Meta was asked.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    PoolNotFound,
+    PoolInactive,
+    UnknownDepartment,
+    NeedsTemplate(Decision),
+    NoEligibleMember(Decision),
+}
+
+/// A member to try, with what the Graph call needs.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub number_id: i64,
+    pub slot: i32,
+    pub phone_number_id: String,
+    pub display: String,
+    pub waba_id: i64,
+    pub token: SecretString,
+}
+
+pub struct Plan {
+    pub pool: PoolRouting,
+    pub targets: Vec<Target>,
+    pub decision: Decision,
+    pub members: Vec<Member>,
+    pub eligible: Vec<i64>,
+}
+
+pub enum Planned {
+    /// The same Idempotency-Key was answered before: its answer again.
+    Replay(Value),
+    Refused(Refusal),
+    Send(Box<Plan>),
+}
+
+fn throughput_per_second(level: Option<&str>) -> i64 {
+    match level.unwrap_or_default().to_ascii_uppercase().as_str() {
+        "HIGH" => 1000,
+        l if l.contains("COEX") => 20,
+        _ => 80,
+    }
+}
+
+fn to_member(m: &MemberState, now: chrono::NaiveDateTime, sent: &HashMap<i64, i64>, windows: &[i64]) -> Member {
+    let unavailable = if m.status != "activated" {
+        Some(Unavailable::NotActivated(m.status.clone()))
+    } else if m.waba_status != "active" {
+        Some(Unavailable::WabaNotActive(m.waba_status.clone()))
+    } else if m.quality_rating.eq_ignore_ascii_case("RED") {
+        Some(Unavailable::QualityRed)
+    } else if m.cooldown_until.is_some_and(|t| t > now) {
+        Some(Unavailable::CoolingDown)
+    } else if m.waba_out_of_rotation_until.is_some_and(|t| t > now) {
+        Some(Unavailable::WabaOutOfRotation)
+    } else if sent.get(&m.number_id).copied().unwrap_or(0) >= throughput_per_second(m.throughput_level.as_deref()) {
+        Some(Unavailable::OverThroughput)
+    } else {
+        None
+    };
+    Member {
+        number_id: m.number_id,
+        slot: m.slot,
+        priority: m.priority,
+        weight: m.weight,
+        current_weight: m.current_weight,
+        regions: routing::tags(&m.region_tags),
+        departments: routing::tags(&m.department_tags.to_lowercase()),
+        last_used: m.last_used_at.map(|t| t.and_utc().timestamp_micros()),
+        unavailable,
+        window_open: windows.contains(&m.number_id),
+    }
+}
+
+/// Loads the pool's state and decides; for sends, opens the members' tokens.
+pub fn plan(
+    conn: &mut DbConnection,
+    keys: Option<&SecretKeys>,
+    api_key: &ApiKeyRow,
+    pool_id: i64,
+    message: &CheckedMessage,
+    idempotency_key: Option<&str>,
+) -> Result<Planned, ServiceError> {
+    if let Some(key) = idempotency_key
+        && let Some(answer) = store::idempotent_answer(conn, api_key.enterprise_id, key)?
+    {
+        return Ok(Planned::Replay(serde_json::from_str(&answer).unwrap_or(Value::Null)));
+    }
+    let Some(pool) = store::pool(conn, pool_id)?.filter(|p| p.enterprise_id == api_key.enterprise_id) else {
+        return Ok(Planned::Refused(Refusal::PoolNotFound));
+    };
+    if !pool.active {
+        return Ok(Planned::Refused(Refusal::PoolInactive));
+    }
+    let now = crate::store::now();
+    let states = store::members(conn, pool.id)?;
+    let sent: HashMap<i64, i64> = store::sent_in_last_second(conn, pool.id)?.into_iter().filter_map(|(n, c)| n.map(|n| (n, c))).collect();
+    let windows = store::open_windows(conn, &message.to)?;
+    let members: Vec<Member> = states.iter().map(|m| to_member(m, now, &sent, &windows)).collect();
+    let sticky = store::sticky(conn, pool.id, &message.to)?;
+    let request = Request { recipient: &message.to, free_form: message.free_form(), department: message.department.as_deref(), sticky };
+    let mut routing_pool = routing::Pool {
+        strategy: Strategy::parse(&pool.strategy).unwrap_or(Strategy::RoundRobin),
+        strict: pool.strict_routing,
+        pointer: pool.rr_pointer,
+    };
+    let mut decision = routing::decide(&routing_pool, &members, &request);
+    // A send takes its turn at once: the pointer moves before the Graph call,
+    // and only from the value the decision read, so simultaneous sends on
+    // any instance take successive turns instead of all taking the same one.
+    if keys.is_some() && routing_pool.strategy.takes_turns() {
+        for _ in 0..TURN_RETRIES {
+            let Outcome::Send(order) = &decision.outcome else { break };
+            let Some(slot) = order.first().and_then(|n| members.iter().find(|m| m.number_id == *n)).map(|m| m.slot) else { break };
+            if store::take_turn(conn, pool.id, routing_pool.pointer, slot)? {
+                break;
+            }
+            routing_pool.pointer = store::current_pointer(conn, pool.id)?;
+            decision = routing::decide(&routing_pool, &members, &request);
+        }
+    }
+    let mut order = match &decision.outcome {
+        Outcome::Send(order) => order.clone(),
+        Outcome::NeedsTemplate => return Ok(Planned::Refused(Refusal::NeedsTemplate(decision))),
+        Outcome::NoEligibleMember => return Ok(Planned::Refused(Refusal::NoEligibleMember(decision))),
+        Outcome::UnknownDepartment => return Ok(Planned::Refused(Refusal::UnknownDepartment)),
+    };
+    // A send claims the recipient for its first choice at once, so that
+    // simultaneous first messages to one recipient agree on one member.
+    if let (Some(_), None, Some(first)) = (keys, sticky, order.first().copied()) {
+        let holder = store::claim_sticky(conn, pool.id, &message.to, first)?;
+        if let Some(pos) = order.iter().position(|n| *n == holder) {
+            let held = order.remove(pos);
+            order.insert(0, held);
+        }
+    }
+    let eligible: Vec<i64> = members.iter().filter(|m| m.unavailable.is_none()).map(|m| m.number_id).collect();
+    let mut targets = Vec::new();
+    if let Some(keys) = keys {
+        // Members share one WABA (R5): its token is opened once.
+        let mut tokens: HashMap<i64, Option<SecretString>> = HashMap::new();
+        for number_id in order {
+            let Some(state) = states.iter().find(|s| s.number_id == number_id) else { continue };
+            if let std::collections::hash_map::Entry::Vacant(e) = tokens.entry(state.waba_id) {
+                let link = wabas::links_of_waba(conn, state.waba_id)?
+                    .into_iter()
+                    .find(|l| l.enterprise_id == pool.enterprise_id && l.access_token_ciphertext.is_some());
+                let token = match link.and_then(|l| l.access_token_ciphertext.zip(l.access_token_key_id)) {
+                    Some((ciphertext, key_id)) => Some(
+                        keys.open(&Sealed { ciphertext, key_id })
+                            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("opening a WABA token: {e}")))?,
+                    ),
+                    None => None,
+                };
+                e.insert(token);
+            }
+            let Some(Some(token)) = tokens.get(&state.waba_id) else { continue };
+            targets.push(Target {
+                number_id,
+                slot: state.slot,
+                phone_number_id: state.phone_number_id.clone(),
+                display: state.display_phone_number.clone(),
+                waba_id: state.waba_id,
+                token: token.clone(),
+            });
+        }
+    }
+    Ok(Planned::Send(Box::new(Plan { pool, targets, decision, members, eligible })))
+}
+
+/// One try at one member.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub number_id: i64,
+    pub phone_number_id: String,
+    pub error_code: Option<i64>,
+    pub class: Option<routing::ErrorClass>,
+}
+
+/// How a send ended.
+pub enum SendEnd<'a> {
+    Sent { target: &'a Target, wamid: String },
+    Failed { error_code: Option<i64>, problem: &'static str },
+}
+
+/// Stores the outcome in one transaction and returns the stored answer.
+pub fn record(
+    conn: &mut DbConnection,
+    api_key: &ApiKeyRow,
+    plan: &Plan,
+    message: &CheckedMessage,
+    attempts: &[Attempt],
+    end: &SendEnd<'_>,
+    idempotency_key: Option<&str>,
+) -> Result<(i64, Value), ServiceError> {
+    let attempts_json: Vec<Value> = attempts.iter().map(|a| json!({ "phone_number_id": a.phone_number_id, "error_code": a.error_code })).collect();
+    let attempts_text = Value::Array(attempts_json.clone()).to_string();
+    write_transaction(conn, |conn| {
+        store::lock_pool(conn, plan.pool.id)?;
+        let now = crate::store::now();
+        for attempt in attempts {
+            match attempt.class {
+                Some(routing::ErrorClass::CoolDownMember) => {
+                    store::cool_down(conn, plan.pool.id, attempt.number_id, now + chrono::Duration::minutes(COOL_DOWN_MINUTES))?
+                }
+                Some(routing::ErrorClass::WabaOutOfRotation) => {
+                    if let Some(target) = plan.targets.iter().find(|t| t.number_id == attempt.number_id) {
+                        store::waba_out_of_rotation(conn, target.waba_id, now + chrono::Duration::minutes(WABA_OUT_MINUTES))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (status, number_id, wamid, error_code) = match end {
+            SendEnd::Sent { target, wamid } => {
+                store::record_success(conn, plan.pool.id, target.number_id)?;
+                if Strategy::parse(&plan.pool.strategy) == Some(Strategy::Weighted) {
+                    for (number_id, weight) in routing::weighted_after(&plan.members, &plan.eligible, target.number_id) {
+                        store::set_current_weight(conn, plan.pool.id, number_id, weight)?;
+                    }
+                }
+                store::set_sticky(conn, plan.pool.id, &message.to, target.number_id)?;
+                ("sent", Some(target.number_id), Some(wamid.as_str()), None)
+            }
+            // A failure belongs to the member that tried last.
+            SendEnd::Failed { error_code, .. } => ("failed", attempts.last().map(|a| a.number_id), None, *error_code),
+        };
+        let id = store::insert_message(
+            conn,
+            &NewMessage {
+                pool_id: plan.pool.id,
+                enterprise_id: plan.pool.enterprise_id,
+                api_key_id: Some(api_key.id),
+                number_id,
+                recipient: &message.to,
+                message_type: &message.kind,
+                status,
+                wamid,
+                error_code,
+                attempts: &attempts_text,
+                idempotency_key,
+                response: "{}",
+            },
+        )?;
+        let answer = match end {
+            SendEnd::Sent { target, wamid } => json!({
+                "id": id,
+                "status": "sent",
+                "wamid": wamid,
+                "phone_number_id": target.phone_number_id,
+                "display_phone_number": target.display,
+                "attempts": attempts_json,
+            }),
+            SendEnd::Failed { error_code, problem } => json!({
+                "error": { "code": problem, "message": failure_message(problem) },
+                "id": id,
+                "meta_error_code": error_code,
+                "attempts": attempts_json,
+            }),
+        };
+        store::set_response(conn, id, &answer.to_string())?;
+        Ok((id, answer))
+    })
+}
+
+pub fn failure_message(problem: &str) -> &'static str {
+    match problem {
+        "recipient_rejected" => "Meta will not deliver this message to this recipient; it was not retried.",
+        "send_a_template" => "More than 24 hours since the recipient last wrote: send a template.",
+        "number_cooling_down" => "The number hit Meta's spam rate limit and is cooling down; the message was not resent.",
+        "waba_out_of_rotation" => "Meta blocked or rate-limited the WABA; it is out of rotation for a while.",
+        "all_members_failed" => "Every eligible member failed; Meta is limiting or unavailable. Try again shortly.",
+        _ => "Meta refused the message.",
+    }
+}

@@ -1,0 +1,130 @@
+//! A pool's routing settings page: strategy, strict tags, and each member's
+//! priority, weight, region and department tags.
+
+use serde_json::json;
+
+use super::access::{enterprise_in_scope, require_channel_admin};
+use super::{Actor, FieldErrors, ServiceError};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::EnterpriseId;
+use crate::routing::Strategy;
+use crate::store::audit::{self, NewAuditEntry};
+use crate::store::routing::{self as store, MemberState, PoolRouting};
+
+pub struct RoutingSettings {
+    pub pool: PoolRouting,
+    pub enterprise_name: String,
+    pub members: Vec<MemberState>,
+}
+
+pub fn load(conn: &mut DbConnection, actor: &Actor, pool_id: i64) -> Result<RoutingSettings, ServiceError> {
+    require_channel_admin(actor)?;
+    let pool = store::pool(conn, pool_id)?.ok_or(ServiceError::NotFound)?;
+    let enterprise = enterprise_in_scope(conn, actor, EnterpriseId(pool.enterprise_id))?;
+    let members = store::members(conn, pool.id)?;
+    Ok(RoutingSettings { pool, enterprise_name: enterprise.name, members })
+}
+
+/// One member's settings as typed.
+pub struct MemberInput {
+    pub number_id: i64,
+    pub priority: String,
+    pub weight: String,
+    pub regions: String,
+    pub departments: String,
+}
+
+fn clean_regions(raw: &str) -> Option<String> {
+    let codes: Vec<&str> = raw.split([',', ' ']).map(str::trim).filter(|c| !c.is_empty()).map(|c| c.trim_start_matches('+')).collect();
+    codes.iter().all(|c| (1..=4).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit()) && !c.starts_with('0')).then(|| codes.join(","))
+}
+
+fn clean_departments(raw: &str) -> Option<String> {
+    let names: Vec<String> = raw.split(',').map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect();
+    names
+        .iter()
+        .all(|d| d.chars().count() <= 64 && d.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_' || c == ' '))
+        .then(|| names.join(","))
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    pool_id: i64,
+    strategy: &str,
+    strict: bool,
+    inputs: &[MemberInput],
+) -> Result<(), ServiceError> {
+    write_transaction(conn, |conn| {
+        let settings = load(conn, actor, pool_id)?;
+        let mut errors = FieldErrors::default();
+        let Some(strategy) = Strategy::parse(strategy) else {
+            return Err(ServiceError::invalid("strategy", "Choose round robin, priority, weighted or least recently used."));
+        };
+        let mut parsed = Vec::new();
+        for member in &settings.members {
+            let Some(input) = inputs.iter().find(|i| i.number_id == member.number_id) else { continue };
+            let priority = input.priority.trim().parse::<i32>().ok().filter(|p| (1..=100).contains(p));
+            let weight = input.weight.trim().parse::<i32>().ok().filter(|w| (1..=1000).contains(w));
+            let regions = clean_regions(&input.regions);
+            let departments = clean_departments(&input.departments);
+            if priority.is_none() {
+                errors.add("priority", format!("{}: priority is a whole number from 1 to 100.", member.display_phone_number));
+            }
+            if weight.is_none() {
+                errors.add("weight", format!("{}: weight is a whole number from 1 to 1,000.", member.display_phone_number));
+            }
+            if regions.is_none() {
+                errors.add(
+                    "regions",
+                    format!("{}: regions are country calling codes such as 44, 1, 91, separated by commas.", member.display_phone_number),
+                );
+            }
+            if departments.is_none() {
+                errors.add(
+                    "departments",
+                    format!("{}: departments are names of letters, digits, spaces or dashes, separated by commas.", member.display_phone_number),
+                );
+            }
+            if let (Some(p), Some(w), Some(r), Some(d)) = (priority, weight, regions, departments) {
+                parsed.push((member.number_id, p, w, r, d));
+            }
+        }
+        errors.into_result()?;
+        store::set_pool_routing(conn, pool_id, strategy.as_str(), strict)?;
+        for (number_id, priority, weight, regions, departments) in &parsed {
+            store::set_member_routing(conn, pool_id, *number_id, *priority, *weight, regions, departments)?;
+        }
+        audit::record(
+            conn,
+            &NewAuditEntry {
+                actor_user_id: Some(actor.user_id.get()),
+                actor_email: Some(actor.email.clone()),
+                enterprise_id: Some(settings.pool.enterprise_id),
+                action: "pool.routing_update",
+                subject_type: "pool",
+                subject_id: Some(pool_id.to_string()),
+                before: Some(json!({ "strategy": settings.pool.strategy, "strict": settings.pool.strict_routing })),
+                after: Some(
+                    json!({ "strategy": strategy.as_str(), "strict": strict, "members": parsed.iter().map(|(n, p, w, r, d)| json!({ "number_id": n, "priority": p, "weight": w, "regions": r, "departments": d })).collect::<Vec<_>>() }),
+                ),
+                client_ip: actor.client_ip.clone(),
+            },
+        )?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_tags_are_calling_codes_and_departments_are_plain_names() {
+        assert_eq!(clean_regions("+44, 1 91").as_deref(), Some("44,1,91"));
+        assert_eq!(clean_regions("").as_deref(), Some(""));
+        assert!(clean_regions("UK").is_none() && clean_regions("012").is_none() && clean_regions("12345").is_none());
+        assert_eq!(clean_departments("Sales, after-sales").as_deref(), Some("sales,after-sales"));
+        assert!(clean_departments("<script>").is_none());
+    }
+}

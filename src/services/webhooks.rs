@@ -1,0 +1,238 @@
+//! Meta's webhooks applied to the portal's state: number health
+//! (`phone_number_quality_update`) and WABA status (`account_update`).
+//! Every change is applied only when it changes something, so Meta's
+//! redeliveries change nothing more and audit nothing twice.
+
+use serde_json::json;
+
+use super::ServiceError;
+use crate::db::{DbConnection, write_transaction};
+use crate::meta::webhook::{AccountUpdate, Envelope, MessagesValue, QualityUpdate, digits};
+use crate::routing::{ErrorClass, classify};
+use crate::store::audit::{self, NewAuditEntry};
+use crate::store::numbers;
+use crate::store::routing as routing_store;
+use crate::store::wabas::{self, WabaRow};
+
+/// What a delivery did, for the log.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub applied: usize,
+    pub unchanged: usize,
+    pub ignored: usize,
+}
+
+/// The WABA status an `account_update` event leads to; None leaves it as it is.
+pub fn status_after(event: &str) -> Option<&'static str> {
+    match event {
+        "ACCOUNT_RESTRICTION" | "ACCOUNT_VIOLATION" | "DISABLED_UPDATE" | "ACCOUNT_DELETED" | "ACCOUNT_OFFBOARDED" => Some("suspended"),
+        "ACCOUNT_RECONNECTED" => Some("active"),
+        _ => None,
+    }
+}
+
+/// The quality, limit and throughput a `phone_number_quality_update` leads to.
+pub fn health_after(update: &QualityUpdate, quality: &str, tier: Option<&str>, throughput: Option<&str>) -> (String, Option<String>, Option<String>) {
+    let mut quality = quality.to_owned();
+    let mut tier = tier.map(str::to_owned);
+    let mut throughput = throughput.map(str::to_owned);
+    if let Some(rating) = update.quality_rating.as_deref().filter(|r| !r.is_empty()) {
+        quality = rating.to_ascii_uppercase();
+    }
+    match update.event.as_deref() {
+        Some("FLAGGED") => quality = "RED".to_owned(),
+        Some("UNFLAGGED") if quality == "RED" => quality = "GREEN".to_owned(),
+        Some("THROUGHPUT_UPGRADE") => throughput = Some("HIGH".to_owned()),
+        _ => {}
+    }
+    if let Some(limit) = update.current_limit.as_deref().filter(|l| !l.is_empty()) {
+        tier = Some(limit.to_owned());
+    }
+    (quality, tier, throughput)
+}
+
+/// Applies one delivery in one transaction.
+pub fn apply(conn: &mut DbConnection, envelope: &Envelope) -> Result<Outcome, ServiceError> {
+    write_transaction(conn, |conn| {
+        let mut outcome = Outcome::default();
+        for entry in &envelope.entry {
+            let Some(waba) = wabas::find_by_meta_id(conn, &entry.id)? else {
+                tracing::info!(waba = %entry.id, "webhook for a WABA this portal does not know");
+                outcome.ignored += entry.changes.len();
+                continue;
+            };
+            for change in &entry.changes {
+                let result = match change.field.as_str() {
+                    "messages" => match serde_json::from_value::<MessagesValue>(change.value.clone()) {
+                        Ok(value) => messages(conn, &waba, &value)?,
+                        Err(e) => return Err(ServiceError::invalid("payload", format!("messages: {e}"))),
+                    },
+                    "phone_number_quality_update" => match serde_json::from_value::<QualityUpdate>(change.value.clone()) {
+                        Ok(update) => quality_update(conn, &waba, &update)?,
+                        Err(e) => {
+                            return Err(ServiceError::invalid("payload", format!("phone_number_quality_update: {e}")));
+                        }
+                    },
+                    "account_update" => match serde_json::from_value::<AccountUpdate>(change.value.clone()) {
+                        Ok(update) => account_update(conn, &waba, &update)?,
+                        Err(e) => {
+                            return Err(ServiceError::invalid("payload", format!("account_update: {e}")));
+                        }
+                    },
+                    other => {
+                        tracing::info!(field = %other, waba = %entry.id, "webhook field acknowledged without action");
+                        None
+                    }
+                };
+                match result {
+                    Some(true) => outcome.applied += 1,
+                    Some(false) => outcome.unchanged += 1,
+                    None => outcome.ignored += 1,
+                }
+            }
+        }
+        Ok(outcome)
+    })
+}
+
+fn quality_update(conn: &mut DbConnection, waba: &WabaRow, update: &QualityUpdate) -> Result<Option<bool>, ServiceError> {
+    let wanted = format!("+{}", digits(&update.display_phone_number));
+    let Some(number) = numbers::find_in_waba_by_e164(conn, waba.id, &wanted)? else {
+        tracing::info!(waba = %waba.meta_waba_id, "quality update for a number this portal does not know");
+        return Ok(None);
+    };
+    let (quality, tier, throughput) =
+        health_after(update, &number.quality_rating, number.messaging_limit_tier.as_deref(), number.throughput_level.as_deref());
+    if quality == number.quality_rating && tier == number.messaging_limit_tier && throughput == number.throughput_level {
+        return Ok(Some(false));
+    }
+    numbers::set_health(conn, number.id, &quality, tier.as_deref(), throughput.as_deref())?;
+    audit::record(
+        conn,
+        &NewAuditEntry {
+            enterprise_id: number.enterprise_id,
+            action: "number.quality_update",
+            subject_type: "number",
+            subject_id: Some(number.phone_number_id.clone()),
+            before: Some(
+                json!({ "quality_rating": number.quality_rating, "messaging_limit_tier": number.messaging_limit_tier, "throughput_level": number.throughput_level }),
+            ),
+            after: Some(json!({ "quality_rating": quality, "messaging_limit_tier": tier, "throughput_level": throughput, "event": update.event })),
+            ..NewAuditEntry::default()
+        },
+    )?;
+    Ok(Some(true))
+}
+
+/// Inbound messages open the 24-hour service window for (number, user) and
+/// refresh the sticky sender; statuses update the send log, and a failure
+/// with a number-level code cools the member down as the send path does.
+fn messages(conn: &mut DbConnection, waba: &WabaRow, value: &MessagesValue) -> Result<Option<bool>, ServiceError> {
+    let Some(number) = numbers::find_by_phone_number_id(conn, &value.metadata.phone_number_id)?.filter(|n| n.waba_id == waba.id) else {
+        tracing::info!(waba = %waba.meta_waba_id, "messages webhook for a number this portal does not know");
+        return Ok(None);
+    };
+    let mut changed = false;
+    for inbound in &value.messages {
+        let from = digits(&inbound.from);
+        if from.is_empty() || from.len() > 15 {
+            continue;
+        }
+        let sent_at = inbound.timestamp.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|t| t.naive_utc());
+        let expires = sent_at.unwrap_or_else(crate::store::now) + chrono::Duration::hours(24);
+        routing_store::open_window(conn, number.id, &from, expires)?;
+        if let Some(pool_id) = crate::store::pools::pool_of_number(conn, number.id)? {
+            routing_store::set_sticky(conn, pool_id, &from, number.id)?;
+        }
+        changed = true;
+    }
+    for status in &value.statuses {
+        let code = status.errors.first().map(|e| e.code);
+        let wanted = match status.status.as_str() {
+            "sent" | "delivered" | "read" | "failed" => status.status.as_str(),
+            _ => continue,
+        };
+        if routing_store::set_status_by_wamid(conn, &status.id, wanted, code)? > 0 {
+            changed = true;
+        }
+        if wanted == "failed"
+            && classify(code, None) == ErrorClass::CoolDownMember
+            && let Some(pool_id) = crate::store::pools::pool_of_number(conn, number.id)?
+        {
+            routing_store::cool_down(
+                conn,
+                pool_id,
+                number.id,
+                crate::store::now() + chrono::Duration::minutes(crate::services::routing::COOL_DOWN_MINUTES),
+            )?;
+        }
+    }
+    Ok(Some(changed))
+}
+
+fn account_update(conn: &mut DbConnection, waba: &WabaRow, update: &AccountUpdate) -> Result<Option<bool>, ServiceError> {
+    let Some(status) = status_after(&update.event) else {
+        tracing::info!(event = %update.event, waba = %waba.meta_waba_id, "account update acknowledged without action");
+        return Ok(None);
+    };
+    if waba.status == status {
+        return Ok(Some(false));
+    }
+    wabas::set_status(conn, waba.id, status, Some(&update.event))?;
+    let linked = wabas::linked_enterprises(conn, waba.id)?;
+    for enterprise_id in linked {
+        audit::record(
+            conn,
+            &NewAuditEntry {
+                enterprise_id: Some(enterprise_id),
+                action: "waba.account_update",
+                subject_type: "waba",
+                subject_id: Some(waba.meta_waba_id.clone()),
+                before: Some(json!({ "status": waba.status })),
+                after: Some(
+                    json!({ "status": status, "event": update.event, "restriction_info": update.restriction_info, "ban_info": update.ban_info }),
+                ),
+                ..NewAuditEntry::default()
+            },
+        )?;
+    }
+    Ok(Some(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(event: Option<&str>, limit: Option<&str>) -> QualityUpdate {
+        QualityUpdate {
+            display_phone_number: "15550100101".into(),
+            event: event.map(str::to_owned),
+            current_limit: limit.map(str::to_owned),
+            old_limit: None,
+            quality_rating: None,
+        }
+    }
+
+    #[test]
+    fn flagged_numbers_turn_red_and_unflagged_ones_recover() {
+        assert_eq!(health_after(&update(Some("FLAGGED"), None), "GREEN", None, None).0, "RED");
+        assert_eq!(health_after(&update(Some("UNFLAGGED"), None), "RED", None, None).0, "GREEN");
+        assert_eq!(health_after(&update(Some("UNFLAGGED"), None), "YELLOW", None, None).0, "YELLOW");
+    }
+
+    #[test]
+    fn limits_and_throughput_follow_the_event() {
+        let (_, tier, throughput) = health_after(&update(Some("THROUGHPUT_UPGRADE"), Some("TIER_10K")), "GREEN", Some("TIER_1K"), Some("STANDARD"));
+        assert_eq!(tier.as_deref(), Some("TIER_10K"));
+        assert_eq!(throughput.as_deref(), Some("HIGH"));
+    }
+
+    #[test]
+    fn restrictions_and_bans_suspend_and_reconnection_restores() {
+        for event in ["ACCOUNT_RESTRICTION", "ACCOUNT_VIOLATION", "DISABLED_UPDATE", "ACCOUNT_DELETED", "ACCOUNT_OFFBOARDED"] {
+            assert_eq!(status_after(event), Some("suspended"), "{event}");
+        }
+        assert_eq!(status_after("ACCOUNT_RECONNECTED"), Some("active"));
+        assert_eq!(status_after("PARTNER_ADDED"), None);
+    }
+}

@@ -1,0 +1,183 @@
+//! `Application::build`: the database, the one route table and the HTTP
+//! server, bound to a port. `serve`, `demo` and the tests all start here.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Server;
+use actix_web::middleware::{NormalizePath, TrailingSlash, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+
+use crate::background::SyncLoop;
+use crate::config::Settings;
+use crate::db::{self, DatabaseUrl, DbPool};
+use crate::error::AppError;
+use crate::meta::GraphClient;
+use crate::security::headers::default_headers;
+use crate::security::password::PasswordHasher;
+use crate::telemetry::Metrics;
+use crate::telemetry::middleware::observe;
+use crate::web::{self as portal, AppState};
+
+pub struct Application {
+    host: String,
+    port: u16,
+    server: Server,
+    db: DbPool,
+    sync: SyncLoop,
+}
+
+impl Application {
+    /// Connects, migrates and binds; the server runs once awaited.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = DatabaseUrl::parse(&settings.database_url);
+        let size = settings.db_pool_size;
+        let db = web::block(move || -> anyhow::Result<DbPool> {
+            let pool = db::connect_pool(&url, size)?;
+            db::run_migrations(&mut *pool.get()?)?;
+            Ok(pool)
+        })
+        .await??;
+        let hasher = web::block(PasswordHasher::new).await??;
+        let graph_url = settings.meta_graph_url.clone().unwrap_or_else(|| crate::config::DEFAULT_GRAPH_URL.to_owned());
+        let graph = GraphClient::new(&graph_url, &settings.meta_graph_version, settings.meta_timeout)?;
+        let listener = TcpListener::bind(&settings.bind)?;
+        let local = listener.local_addr()?;
+        let (host, port) = (local.ip().to_string(), local.port());
+        let sync = SyncLoop { db: db.clone(), graph: graph.clone(), keys: settings.secret_keys.clone(), interval: settings.sync_interval };
+        let metrics = Arc::new(Metrics::default());
+        let state = AppState {
+            db: db.clone(),
+            hasher,
+            demo: settings.demo,
+            graph,
+            secrets: settings.secret_keys.clone(),
+            metrics,
+            trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
+            webhooks: Arc::new(crate::web::webhooks::WebhookSettings {
+                app_secret: settings.meta_app_secret.clone(),
+                verify_token: settings.meta_verify_token.clone(),
+                max_bytes: settings.webhook_max_bytes,
+            }),
+            sessions: crate::web::session::SessionPolicy { idle: settings.session_idle, absolute: settings.session_absolute },
+        };
+        let server = run(listener, state, &settings)?;
+        Ok(Self { host, port, server, db, sync })
+    }
+
+    /// host:port as bound (an IPv6 host in brackets).
+    pub fn address(&self) -> String {
+        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully (tests stop one of several instances).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn db(&self) -> DbPool {
+        self.db.clone()
+    }
+
+    /// Serves, with the background sync alongside, until the server stops.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let sync = tokio::spawn(self.sync.run());
+        let result = self.server.await;
+        sync.abort();
+        result
+    }
+}
+
+fn session_middleware(settings: &Settings) -> SessionMiddleware<CookieSessionStore> {
+    SessionMiddleware::builder(CookieSessionStore::default(), Key::from(settings.session_key_bytes()))
+        // Over HTTPS the __Host- prefix pins the cookie to this host and path /, Secure.
+        .cookie_name(if settings.secure_cookies { "__Host-wabapool_session" } else { "wabapool_session" }.to_owned())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_secure(settings.secure_cookies)
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(PersistentSession::default().session_ttl(CookieDuration::seconds(settings.session_absolute.as_secs() as i64)))
+        .build()
+}
+
+fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::Result<Server> {
+    let metrics = web::Data::from(state.metrics.clone());
+    let state = web::Data::new(state);
+    let settings = settings.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|_, _| AppError::BadRequest("The address has a query parameter wabapool does not understand.".into()).into()),
+            )
+            .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .wrap(session_middleware(&settings))
+            .wrap(default_headers())
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(from_fn(observe))
+            .configure(routes)
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// The one route table. More specific paths come before `{id}` paths.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(portal::health::healthz)
+        .service(portal::health::readyz)
+        .service(portal::health::metrics)
+        .service(portal::assets::asset)
+        .service(portal::auth::root)
+        .service(portal::auth::login_page)
+        .service(portal::auth::login_submit)
+        .service(portal::auth::logout)
+        .service(portal::auth::logout_everywhere)
+        .service(portal::pools::index)
+        .service(portal::pools::new)
+        .service(portal::pools::create)
+        .service(portal::pools::edit)
+        .service(portal::pools::confirm_deactivate)
+        .service(portal::pools::deactivate)
+        .service(portal::pools::activate)
+        .service(portal::routing::show)
+        .service(portal::routing::update)
+        .service(portal::pools::show)
+        .service(portal::pools::update)
+        .service(portal::audit::index)
+        .service(portal::audit::export)
+        .service(portal::users::index)
+        .service(portal::users::create)
+        .service(portal::users::change_role)
+        .service(portal::users::disable)
+        .service(portal::users::enable)
+        .service(portal::users::reset_password)
+        .service(portal::users::password_page)
+        .service(portal::users::change_password)
+        .configure(crate::api::configure)
+        .service(portal::api_keys::index)
+        .service(portal::api_keys::create)
+        .service(portal::api_keys::revoke)
+        .service(portal::webhooks::verify)
+        .service(portal::webhooks::receive)
+        .service(portal::numbers::index)
+        .service(portal::numbers::link)
+        .service(portal::numbers::sync)
+        .service(portal::numbers::activate)
+        .service(portal::numbers::deactivate);
+}
+
+async fn not_found(_req: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

@@ -1,0 +1,41 @@
+//! Diesel queries, one file per aggregate. Functions here return
+//! `QueryResult` and know nothing of permissions or HTTP: services decide.
+
+pub mod api_keys;
+pub mod audit;
+pub mod login_failures;
+pub mod numbers;
+pub mod orgs;
+pub mod pools;
+pub mod routing;
+pub mod users;
+pub mod wabas;
+
+/// The current time as stored: UTC without a zone, cut to the microsecond
+/// so that a value reads back equal on PostgreSQL and SQLite.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now).naive_utc()
+}
+
+/// Escapes LIKE wildcards in user input; used with `ESCAPE '\'`.
+pub fn like_pattern(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_in_input_are_escaped() {
+        assert_eq!(super::like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
+    }
+}

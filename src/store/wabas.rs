@@ -1,0 +1,149 @@
+//! WABAs and their links to enterprises.
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{waba_links, wabas};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = wabas)]
+pub struct WabaRow {
+    pub id: i64,
+    pub meta_waba_id: String,
+    pub business_id: Option<String>,
+    pub name: String,
+    pub status: String,
+    pub last_synced_at: Option<chrono::NaiveDateTime>,
+}
+
+pub struct NewWaba<'a> {
+    pub meta_waba_id: &'a str,
+    pub business_id: Option<&'a str>,
+    pub name: &'a str,
+    pub status: &'a str,
+}
+
+pub fn insert(conn: &mut DbConnection, waba: &NewWaba<'_>) -> QueryResult<i64> {
+    diesel::insert_into(wabas::table)
+        .values((
+            wabas::meta_waba_id.eq(waba.meta_waba_id),
+            wabas::business_id.eq(waba.business_id),
+            wabas::name.eq(waba.name),
+            wabas::status.eq(waba.status),
+            wabas::created_at.eq(super::now()),
+        ))
+        .returning(wabas::id)
+        .get_result(conn)
+}
+
+/// Links a WABA to an enterprise; the access token arrives with the numbers
+/// issue's Verify flow, encrypted.
+pub fn link(conn: &mut DbConnection, waba_id: i64, enterprise_id: i64) -> QueryResult<()> {
+    diesel::insert_into(waba_links::table)
+        .values((waba_links::waba_id.eq(waba_id), waba_links::enterprise_id.eq(enterprise_id), waba_links::linked_at.eq(super::now())))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The WABAs linked to an enterprise, by name.
+pub fn of_enterprise(conn: &mut DbConnection, enterprise_id: i64) -> QueryResult<Vec<WabaRow>> {
+    wabas::table
+        .inner_join(waba_links::table)
+        .filter(waba_links::enterprise_id.eq(enterprise_id))
+        .order((wabas::name.asc(), wabas::id.asc()))
+        .select(WabaRow::as_select())
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<WabaRow>> {
+    wabas::table.find(id).select(WabaRow::as_select()).first(conn).optional()
+}
+
+pub fn find_by_meta_id(conn: &mut DbConnection, meta_waba_id: &str) -> QueryResult<Option<WabaRow>> {
+    wabas::table.filter(wabas::meta_waba_id.eq(meta_waba_id)).select(WabaRow::as_select()).first(conn).optional()
+}
+
+/// Refreshes what Meta says of a WABA and marks it synced; a WABA that
+/// needed reconnecting is active again (a suspension stays until Meta lifts it).
+pub fn record_sync(conn: &mut DbConnection, id: i64, name: &str) -> QueryResult<()> {
+    diesel::update(wabas::table.find(id)).set((wabas::name.eq(name), wabas::last_synced_at.eq(Some(super::now())))).execute(conn)?;
+    diesel::update(wabas::table.find(id).filter(wabas::status.eq_any(["reconnect_needed", "pending"])))
+        .set((wabas::status.eq("active"), wabas::status_changed_at.eq(Some(super::now())), wabas::status_reason.eq(None::<String>)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Changes a WABA's status, noting when and why.
+pub fn set_status(conn: &mut DbConnection, id: i64, status: &str, reason: Option<&str>) -> QueryResult<()> {
+    diesel::update(wabas::table.find(id).filter(wabas::status.ne(status)))
+        .set((wabas::status.eq(status), wabas::status_changed_at.eq(Some(super::now())), wabas::status_reason.eq(reason)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A WABA's link to one enterprise, with the sealed token.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = waba_links)]
+pub struct LinkRow {
+    pub id: i64,
+    pub waba_id: i64,
+    pub enterprise_id: i64,
+    pub access_token_ciphertext: Option<Vec<u8>>,
+    pub access_token_key_id: Option<String>,
+}
+
+pub fn find_link(conn: &mut DbConnection, waba_id: i64, enterprise_id: i64) -> QueryResult<Option<LinkRow>> {
+    waba_links::table
+        .filter(waba_links::waba_id.eq(waba_id))
+        .filter(waba_links::enterprise_id.eq(enterprise_id))
+        .select(LinkRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Stores a sealed token on a link, creating the link when it is new.
+pub fn store_token(conn: &mut DbConnection, waba_id: i64, enterprise_id: i64, ciphertext: &[u8], key_id: &str) -> QueryResult<bool> {
+    match find_link(conn, waba_id, enterprise_id)? {
+        Some(link) => {
+            diesel::update(waba_links::table.find(link.id))
+                .set((waba_links::access_token_ciphertext.eq(Some(ciphertext)), waba_links::access_token_key_id.eq(Some(key_id))))
+                .execute(conn)?;
+            Ok(false)
+        }
+        None => {
+            diesel::insert_into(waba_links::table)
+                .values((
+                    waba_links::waba_id.eq(waba_id),
+                    waba_links::enterprise_id.eq(enterprise_id),
+                    waba_links::access_token_ciphertext.eq(Some(ciphertext)),
+                    waba_links::access_token_key_id.eq(Some(key_id)),
+                    waba_links::linked_at.eq(super::now()),
+                ))
+                .execute(conn)?;
+            Ok(true)
+        }
+    }
+}
+
+/// Every link that holds a token, for the background sync.
+pub fn links_with_tokens(conn: &mut DbConnection) -> QueryResult<Vec<LinkRow>> {
+    waba_links::table.filter(waba_links::access_token_ciphertext.is_not_null()).order(waba_links::id.asc()).select(LinkRow::as_select()).load(conn)
+}
+
+/// The enterprises a WABA is linked to.
+pub fn linked_enterprises(conn: &mut DbConnection, waba_id: i64) -> QueryResult<Vec<i64>> {
+    waba_links::table.filter(waba_links::waba_id.eq(waba_id)).select(waba_links::enterprise_id).load(conn)
+}
+
+/// Replaces a link's sealed token (key rotation).
+pub fn replace_token(conn: &mut DbConnection, link_id: i64, ciphertext: &[u8], key_id: &str) -> QueryResult<()> {
+    diesel::update(waba_links::table.find(link_id))
+        .set((waba_links::access_token_ciphertext.eq(Some(ciphertext)), waba_links::access_token_key_id.eq(Some(key_id))))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Every link of a WABA (with sealed tokens).
+pub fn links_of_waba(conn: &mut DbConnection, waba_id: i64) -> QueryResult<Vec<LinkRow>> {
+    waba_links::table.filter(waba_links::waba_id.eq(waba_id)).select(LinkRow::as_select()).load(conn)
+}

@@ -1,0 +1,72 @@
+//! Channels → WhatsApp → API keys (super admins): list, create (shown once), revoke.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+
+use super::form::FormPost;
+use super::layout::{Chrome, Nav};
+use super::session::{CurrentUser, FlashKind, set_flash};
+use super::{AppState, htmx, render};
+use crate::error::AppError;
+use crate::services::api_keys::{self as service, KeysPage};
+use crate::services::{FieldErrors, ServiceError};
+
+const KEYS: &str = "/channels/whatsapp/api-keys";
+
+#[derive(Template)]
+#[template(path = "api_keys/index.html")]
+struct KeysIndex {
+    chrome: Chrome,
+    page: KeysPage,
+    errors: FieldErrors,
+    label: String,
+    /// The new key, shown this once.
+    new_key: Option<String>,
+}
+
+async fn keys_page(
+    state: &AppState,
+    user: &CurrentUser,
+    errors: FieldErrors,
+    label: String,
+    new_key: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let actor = user.actor.clone();
+    let page = state.run(move |conn| Ok(service::list(conn, &actor)?)).await?;
+    render(status, &KeysIndex { chrome: Chrome::new(user, Nav::ApiKeys, state.demo), page, errors, label, new_key })
+}
+
+#[get("/channels/whatsapp/api-keys")]
+pub async fn index(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    keys_page(&state, &user, FieldErrors::default(), String::new(), None, StatusCode::OK).await
+}
+
+#[post("/channels/whatsapp/api-keys")]
+pub async fn create(state: web::Data<AppState>, user: CurrentUser, form: FormPost) -> Result<HttpResponse, AppError> {
+    let label = form.get("label").unwrap_or_default().to_owned();
+    let enterprise = form.get("enterprise_id").map(str::to_owned);
+    let (actor, typed) = (user.actor.clone(), label.clone());
+    match state.run(move |conn| Ok(service::create(conn, &actor, enterprise.as_deref(), &typed))).await? {
+        // Shown in the answer to this request only; never stored in clear, never in a redirect.
+        Ok(key) => keys_page(&state, &user, FieldErrors::default(), String::new(), Some(key), StatusCode::CREATED).await,
+        Err(ServiceError::Invalid(errors)) => keys_page(&state, &user, errors, label, None, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[post("/channels/whatsapp/api-keys/{id}/revoke")]
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    _form: FormPost,
+) -> Result<HttpResponse, AppError> {
+    let id = path.parse::<crate::domain::UserId>().map(|i| i.get()).map_err(|_| AppError::NotFound)?;
+    let actor = user.actor.clone();
+    let key = state.run(move |conn| Ok(service::revoke(conn, &actor, id)?)).await?;
+    set_flash(&user.session, FlashKind::Success, format!("The key \u{201c}{}\u{201d} is revoked; requests with it now get 401.", key.label));
+    Ok(htmx::see_other(&req, KEYS))
+}

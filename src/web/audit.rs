@@ -1,0 +1,68 @@
+//! Settings → Audit log, with filters and a CSV export.
+
+use actix_web::{HttpResponse, get, web};
+use askama::Template;
+
+use super::layout::{Chrome, Nav};
+use super::session::CurrentUser;
+use super::{AppState, ok};
+use crate::error::AppError;
+use crate::services::audit_log::{self as service, ACTIONS, AuditPage, AuditQuery};
+
+#[derive(Template)]
+#[template(path = "settings/audit.html")]
+struct AuditIndex {
+    chrome: Chrome,
+    log: AuditPage,
+    actions: &'static [&'static str],
+}
+
+impl AuditIndex {
+    fn value<'a>(&self, raw: &'a Option<String>) -> &'a str {
+        raw.as_deref().unwrap_or_default()
+    }
+
+    fn is_enterprise_chosen(&self, id: &i64) -> bool {
+        self.log.query.enterprise_id.as_deref() == Some(id.to_string().as_str())
+    }
+
+    fn is_action_chosen(&self, action: &str) -> bool {
+        self.log.query.action.as_deref() == Some(action)
+    }
+
+    fn href(&self, page: i64, csv: bool) -> String {
+        let q = &self.log.query;
+        let mut parts: Vec<(&str, String)> = Vec::new();
+        for (key, value) in [("actor", &q.actor), ("enterprise_id", &q.enterprise_id), ("action", &q.action), ("from", &q.from), ("until", &q.until)]
+        {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                parts.push((key, v.to_owned()));
+            }
+        }
+        if !csv {
+            parts.push(("page", page.to_string()));
+        }
+        let base = if csv { "/audit.csv" } else { "/audit" };
+        format!("{base}?{}", serde_urlencoded::to_string(parts).unwrap_or_default())
+    }
+}
+
+#[get("/audit")]
+pub async fn index(state: web::Data<AppState>, user: CurrentUser, query: web::Query<AuditQuery>) -> Result<HttpResponse, AppError> {
+    let actor = user.actor.clone();
+    let query = query.into_inner();
+    let log = state.run(move |conn| Ok(service::audit_page(conn, &actor, query)?)).await?;
+    ok(&AuditIndex { chrome: Chrome::new(&user, Nav::Audit, state.demo), log, actions: ACTIONS })
+}
+
+#[get("/audit.csv")]
+pub async fn export(state: web::Data<AppState>, user: CurrentUser, query: web::Query<AuditQuery>) -> Result<HttpResponse, AppError> {
+    let actor = user.actor.clone();
+    let query = query.into_inner();
+    let csv = state.run(move |conn| Ok(service::audit_csv(conn, &actor, query)?)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"wabapool-audit.csv\""))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(csv))
+}

@@ -1,0 +1,118 @@
+//! Sign in and sign out.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use secrecy::SecretString;
+
+use super::form::FormPost;
+use super::session::{CurrentUser, csrf_token, sign_in};
+use super::{AppState, htmx, render};
+use crate::error::AppError;
+use crate::services::auth::{LOGIN_FAILED, end_every_session, login};
+
+pub const HOME: &str = "/channels/whatsapp/pools";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf_token: String,
+    email: String,
+    next: String,
+    error: Option<&'static str>,
+    demo: bool,
+    notice: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Only a local path may follow sign-in: "/x", never "//host" or "/\host".
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && n.len() <= 512
+                && !n.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            n.to_owned()
+        }
+        _ => HOME.to_owned(),
+    }
+}
+
+#[get("/login")]
+pub async fn login_page(state: web::Data<AppState>, session: Session, query: web::Query<LoginQuery>) -> Result<HttpResponse, AppError> {
+    let notice = super::session::take_flash(&session).map(|f| f.message);
+    let page = LoginPage {
+        csrf_token: csrf_token(&session),
+        email: String::new(),
+        next: safe_next(query.next.as_deref()),
+        error: None,
+        demo: state.demo,
+        notice,
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[post("/login")]
+pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, session: Session, form: FormPost) -> Result<HttpResponse, AppError> {
+    let email: String = form.get("email").unwrap_or_default().chars().take(320).collect();
+    let password = SecretString::from(form.get("password").unwrap_or_default().to_owned());
+    let next = safe_next(form.get("next"));
+    let hasher = state.hasher.clone();
+    let client_ip = super::client_ip(&req, &state.trusted_proxies);
+    let typed = email.clone();
+    let signed_in = state.run(move |conn| Ok(login(conn, &hasher, &typed, &password, client_ip)?)).await?;
+    match signed_in {
+        Some(user) => {
+            sign_in(&session, &user)?;
+            // Agents have no pool pages: their home is their own settings.
+            let next = if next == HOME && !user.role.manages_channels() { "/settings/password".to_owned() } else { next };
+            Ok(htmx::see_other(&req, &next))
+        }
+        None => {
+            let page = LoginPage { csrf_token: csrf_token(&session), email, next, error: Some(LOGIN_FAILED), demo: state.demo, notice: None };
+            render(StatusCode::UNAUTHORIZED, &page)
+        }
+    }
+}
+
+#[post("/logout")]
+pub async fn logout(req: HttpRequest, session: Session, _form: FormPost) -> HttpResponse {
+    session.purge();
+    htmx::see_other(&req, "/login")
+}
+
+/// Ends every session of the signed-in user, on every instance.
+#[post("/logout/everywhere")]
+pub async fn logout_everywhere(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, _form: FormPost) -> Result<HttpResponse, AppError> {
+    let actor = user.actor.clone();
+    state.run(move |conn| Ok(end_every_session(conn, &actor)?)).await?;
+    user.session.purge();
+    Ok(htmx::see_other(&req, "/login"))
+}
+
+#[get("/")]
+pub async fn root() -> HttpResponse {
+    HttpResponse::SeeOther().insert_header(("Location", HOME)).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_follow_sign_in() {
+        assert_eq!(safe_next(Some("/channels/whatsapp/numbers?x=1")), "/channels/whatsapp/numbers?x=1");
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)", "", "/a\nb"] {
+            assert_eq!(safe_next(Some(bad)), HOME, "{bad:?}");
+        }
+        assert_eq!(safe_next(None), HOME);
+    }
+}

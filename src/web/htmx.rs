@@ -1,0 +1,19 @@
+//! htmx helpers: whether a request came from htmx, and redirects that work
+//! for htmx and for plain forms alike.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+
+pub fn is_htmx(req: &HttpRequest) -> bool {
+    req.headers().get("HX-Request").is_some_and(|v| v == "true")
+}
+
+/// After a successful post: 303 for a plain form; for htmx a 200 with
+/// HX-Redirect, so the browser loads the page (and its flash) in full.
+pub fn see_other(req: &HttpRequest, location: &str) -> HttpResponse {
+    if is_htmx(req) {
+        HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish()
+    } else {
+        HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+    }
+}

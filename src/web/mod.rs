@@ -1,0 +1,89 @@
+//! The portal: one module per screen, plus the extractors and helpers they share.
+
+pub mod api_keys;
+pub mod assets;
+pub mod audit;
+pub mod auth;
+pub mod form;
+pub mod health;
+pub mod htmx;
+pub mod layout;
+pub mod numbers;
+pub mod pools;
+pub mod routing;
+pub mod session;
+pub mod users;
+pub mod webhooks;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web;
+use askama::Template;
+
+use crate::db::{DbConnection, DbPool};
+use crate::error::AppError;
+use crate::meta::GraphClient;
+use crate::security::password::PasswordHasher;
+use crate::security::secrets::SecretKeys;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DbPool,
+    pub hasher: PasswordHasher,
+    pub demo: bool,
+    pub graph: GraphClient,
+    pub secrets: SecretKeys,
+    pub metrics: std::sync::Arc<crate::telemetry::Metrics>,
+    pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
+    pub webhooks: std::sync::Arc<webhooks::WebhookSettings>,
+    pub sessions: session::SessionPolicy,
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy,
+/// the right-most X-Forwarded-For entry that is not itself a trusted proxy.
+pub fn client_ip(req: &actix_web::HttpRequest, trusted: &[std::net::IpAddr]) -> Option<String> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer.to_string());
+    }
+    let forwarded = req.headers().get("X-Forwarded-For").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    for hop in forwarded.rsplit(',') {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return Some(ip.to_string()),
+            Err(_) => break,
+        }
+    }
+    Some(peer.to_string())
+}
+
+impl AppState {
+    /// Runs blocking database work (one service call, one transaction) on
+    /// actix's blocking pool, never on an async worker.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        web::block(move || {
+            let mut conn = db.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+}
+
+/// Renders a template with a status.
+pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = template.render()?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+pub fn ok(template: &impl Template) -> Result<HttpResponse, AppError> {
+    render(StatusCode::OK, template)
+}

@@ -1,0 +1,371 @@
+//! Channels → WhatsApp → WABA Pool: the listing, Add, Edit, the
+//! deactivate confirmation and the detail page.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+
+use super::form::FormPost;
+use super::layout::{Chrome, Nav};
+use super::session::{CurrentUser, FlashKind, set_flash};
+use super::{AppState, htmx, ok, render};
+use crate::domain::{MAX_POOL_NUMBERS, PoolId};
+use crate::error::{AppError, urlencode};
+use crate::services::pools::{self as service, ListQuery, PoolDraft, PoolFormContext, PoolListing, PoolSummary};
+use crate::services::{FieldErrors, ServiceError};
+
+pub const LISTING: &str = "/channels/whatsapp/pools";
+
+fn pool_id(raw: &str) -> Result<PoolId, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+// ---------------------------------------------------------------- listing
+
+#[derive(Template)]
+#[template(path = "pools/index.html")]
+struct PoolsIndex {
+    chrome: Chrome,
+    listing: PoolListing,
+}
+
+impl PoolsIndex {
+    fn query_without_page(&self) -> String {
+        let mut parts: Vec<(&str, String)> = Vec::new();
+        if let Some(id) = self.listing.enterprise_filter {
+            parts.push(("enterprise_id", id.to_string()));
+        }
+        if !self.listing.q.is_empty() {
+            parts.push(("q", self.listing.q.clone()));
+        }
+        if !self.listing.status.is_empty() {
+            parts.push(("status", self.listing.status.clone()));
+        }
+        serde_urlencoded::to_string(parts).unwrap_or_default()
+    }
+
+    fn page_href(&self, page: i64) -> String {
+        let rest = self.query_without_page();
+        if rest.is_empty() { format!("{LISTING}?page={page}") } else { format!("{LISTING}?{rest}&page={page}") }
+    }
+
+    fn filters_enterprise(&self, id: &i64) -> bool {
+        self.listing.enterprise_filter == Some(*id)
+    }
+
+    fn is_filtered(&self) -> bool {
+        self.listing.enterprise_filter.is_some() || !self.listing.q.is_empty() || !self.listing.status.is_empty()
+    }
+}
+
+#[get("/channels/whatsapp/pools")]
+pub async fn index(state: web::Data<AppState>, user: CurrentUser, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let actor = user.actor.clone();
+    let query = query.into_inner();
+    let listing = state
+        .run(move |conn| match service::list_pools(conn, &actor, &query) {
+            // A query string is the address, not a form: a value that makes no sense is a bad request.
+            Err(ServiceError::Invalid(errors)) => {
+                Err(AppError::BadRequest(errors.all().iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" ")))
+            }
+            other => Ok(other?),
+        })
+        .await?;
+    ok(&PoolsIndex { chrome: Chrome::new(&user, Nav::Pools, state.demo), listing })
+}
+
+// ------------------------------------------------------------- add / edit
+
+/// The part of the Add and Edit pages that htmx swaps: the form, or the
+/// empty state that explains why no pool can be added yet.
+pub struct PoolFormArea {
+    pub csrf_token: String,
+    pub ctx: PoolFormContext,
+    /// None when adding.
+    pub pool_id: Option<i64>,
+    pub version: i64,
+    pub name: String,
+    pub selected: Vec<i64>,
+    pub errors: FieldErrors,
+    pub conflict: Option<String>,
+    pub is_aggregator: bool,
+}
+
+impl PoolFormArea {
+    fn action(&self) -> String {
+        match self.pool_id {
+            Some(id) => format!("{LISTING}/{id}"),
+            None => LISTING.to_owned(),
+        }
+    }
+
+    fn is_selected(&self, id: &i64) -> bool {
+        self.selected.contains(id)
+    }
+
+    fn selected_count(&self) -> usize {
+        self.selected.len()
+    }
+
+    fn max_numbers(&self) -> usize {
+        MAX_POOL_NUMBERS
+    }
+
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field)
+    }
+
+    fn numbers_errors(&self) -> Vec<&str> {
+        self.errors.all().iter().filter(|(f, _)| *f == "phone_number_ids").map(|(_, m)| m.as_str()).collect()
+    }
+
+    fn has_choices(&self) -> bool {
+        self.ctx.groups.iter().any(|g| !g.numbers.is_empty())
+    }
+
+    fn field_anchor(&self, field: &str) -> &'static str {
+        match field {
+            "name" => "#name",
+            "enterprise_id" => "#enterprise_id",
+            _ => "#numbers",
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pools/form.html")]
+struct PoolFormPage {
+    chrome: Chrome,
+    area: PoolFormArea,
+    title: &'static str,
+}
+
+impl PoolFormPage {
+    fn is_enterprise_chosen(&self, id: &i64) -> bool {
+        self.area.ctx.enterprise.as_ref().is_some_and(|e| e.id == *id)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pools/_form_area.html")]
+struct PoolFormFragment {
+    area: PoolFormArea,
+}
+
+/// Renders the form: the fragment for htmx, the whole page otherwise.
+fn render_form(req: &HttpRequest, user: &CurrentUser, demo: bool, status: StatusCode, area: PoolFormArea) -> Result<HttpResponse, AppError> {
+    if htmx::is_htmx(req) && !req.headers().contains_key("HX-Boosted") {
+        return render(status, &PoolFormFragment { area });
+    }
+    let title = if area.pool_id.is_some() { "Edit WABA Pool" } else { "Add WABA Pool" };
+    render(status, &PoolFormPage { chrome: Chrome::new(user, Nav::Pools, demo), area, title })
+}
+
+fn new_area(user: &CurrentUser, ctx: PoolFormContext) -> PoolFormArea {
+    PoolFormArea {
+        csrf_token: user.csrf_token(),
+        ctx,
+        pool_id: None,
+        version: 0,
+        name: String::new(),
+        selected: Vec::new(),
+        errors: FieldErrors::default(),
+        conflict: None,
+        is_aggregator: user.actor.scope.is_aggregator(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewQuery {
+    enterprise_id: Option<String>,
+}
+
+#[get("/channels/whatsapp/pools/new")]
+pub async fn new(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, query: web::Query<NewQuery>) -> Result<HttpResponse, AppError> {
+    let actor = user.actor.clone();
+    let enterprise = query.into_inner().enterprise_id;
+    let ctx = state.run(move |conn| Ok(service::add_pool_context(conn, &actor, enterprise.as_deref())?)).await?;
+    render_form(&req, &user, state.demo, StatusCode::OK, new_area(&user, ctx))
+}
+
+/// Keeps what the user typed and chose, for a re-rendered form.
+fn typed_selection(raw: &[String]) -> Vec<i64> {
+    raw.iter().filter_map(|v| v.trim().parse().ok()).collect()
+}
+
+#[post("/channels/whatsapp/pools")]
+pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: FormPost) -> Result<HttpResponse, AppError> {
+    let name = form.get("name").unwrap_or_default().to_owned();
+    let raw_ids = form.all("phone_number_ids");
+    let enterprise = form.get("enterprise_id").map(str::to_owned);
+    let draft = PoolDraft::parse(&name, &raw_ids);
+    let actor = user.actor.clone();
+    let chosen = enterprise.clone();
+    let result = state.run(move |conn| Ok(service::create_pool(conn, &actor, chosen.as_deref(), draft))).await?;
+    match result {
+        Ok(created) => {
+            set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was added.", created.name));
+            Ok(htmx::see_other(&req, LISTING))
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let actor = user.actor.clone();
+            let ctx = state.run(move |conn| Ok(service::add_pool_context(conn, &actor, enterprise.as_deref())?)).await?;
+            let mut area = new_area(&user, ctx);
+            area.name = name;
+            area.selected = typed_selection(&raw_ids);
+            area.errors = errors;
+            render_form(&req, &user, state.demo, StatusCode::UNPROCESSABLE_ENTITY, area)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn edit_area(user: &CurrentUser, loaded: service::EditPoolContext) -> PoolFormArea {
+    let mut area = new_area(user, loaded.form);
+    area.pool_id = Some(loaded.pool.id);
+    area.version = loaded.pool.version;
+    area.name = loaded.pool.name;
+    area.selected = loaded.member_ids;
+    area
+}
+
+#[get("/channels/whatsapp/pools/{id}/edit")]
+pub async fn edit(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let id = pool_id(&path)?;
+    let actor = user.actor.clone();
+    let ctx = state.run(move |conn| Ok(service::edit_pool_context(conn, &actor, id)?)).await?;
+    render_form(&req, &user, state.demo, StatusCode::OK, edit_area(&user, ctx))
+}
+
+#[post("/channels/whatsapp/pools/{id}")]
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: FormPost,
+) -> Result<HttpResponse, AppError> {
+    let id = pool_id(&path)?;
+    let name = form.get("name").unwrap_or_default().to_owned();
+    let raw_ids = form.all("phone_number_ids");
+    let version = form.get("version").map(str::to_owned);
+    let draft = PoolDraft::parse(&name, &raw_ids);
+    let actor = user.actor.clone();
+    let result = state.run(move |conn| Ok(service::update_pool(conn, &actor, id, version.as_deref(), draft))).await?;
+    let status = match result {
+        Ok(updated) => {
+            set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was updated.", updated.name));
+            return Ok(htmx::see_other(&req, LISTING));
+        }
+        Err(ServiceError::Invalid(errors)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, Some(errors))),
+        Err(ServiceError::Stale) => Ok((StatusCode::CONFLICT, None)),
+        Err(other) => Err(AppError::from(other)),
+    };
+    let (status, errors) = status?;
+    let actor = user.actor.clone();
+    let ctx = state.run(move |conn| Ok(service::edit_pool_context(conn, &actor, id)?)).await?;
+    let mut area = edit_area(&user, ctx);
+    match errors {
+        // Keep the user's input beside the errors, at the version they loaded.
+        Some(errors) => {
+            area.name = name;
+            area.selected = typed_selection(&raw_ids);
+            area.errors = errors;
+        }
+        None => {
+            area.conflict = Some(
+                "Someone else changed this pool while you were editing. Its current state is shown below; nothing of yours was saved. Make your changes again and press Update."
+                    .to_owned(),
+            );
+        }
+    }
+    render_form(&req, &user, state.demo, status, area)
+}
+
+// ------------------------------------------------------------ the toggle
+
+#[derive(Template)]
+#[template(path = "pools/confirm_deactivate.html")]
+struct ConfirmDeactivatePage {
+    chrome: Chrome,
+    pool: PoolSummary,
+}
+
+/// The confirmation page the switch leads to without JavaScript.
+#[get("/channels/whatsapp/pools/{id}/deactivate")]
+pub async fn confirm_deactivate(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let id = pool_id(&path)?;
+    let actor = user.actor.clone();
+    let pool = state.run(move |conn| Ok(service::pool_detail(conn, &actor, id)?)).await?;
+    ok(&ConfirmDeactivatePage { chrome: Chrome::new(&user, Nav::Pools, state.demo), pool })
+}
+
+#[post("/channels/whatsapp/pools/{id}/deactivate")]
+pub async fn deactivate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    _form: FormPost,
+) -> Result<HttpResponse, AppError> {
+    let id = pool_id(&path)?;
+    let actor = user.actor.clone();
+    let pool = state.run(move |conn| Ok(service::deactivate_pool(conn, &actor, id)?)).await?;
+    set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was deactivated.", pool.name));
+    Ok(htmx::see_other(&req, &back_to_listing(&req)))
+}
+
+#[post("/channels/whatsapp/pools/{id}/activate")]
+pub async fn activate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    _form: FormPost,
+) -> Result<HttpResponse, AppError> {
+    let id = pool_id(&path)?;
+    let actor = user.actor.clone();
+    let result = state.run(move |conn| Ok(service::activate_pool(conn, &actor, id))).await?;
+    match result {
+        Ok(pool) => {
+            set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was activated.", pool.name));
+            Ok(htmx::see_other(&req, &back_to_listing(&req)))
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let message = errors.all().iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" ");
+            Err(AppError::Unprocessable(format!("The pool was not activated. {message}")))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Back to the listing page the toggle was used on, when the Referer is ours.
+fn back_to_listing(req: &HttpRequest) -> String {
+    let referer = req.headers().get("Referer").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let path = referer.find(LISTING).map(|i| &referer[i..]).unwrap_or(LISTING);
+    let host_matches = req.headers().get("Host").and_then(|h| h.to_str().ok()).is_some_and(|host| referer.contains(&format!("//{host}{LISTING}")));
+    if host_matches && (path == LISTING || path.starts_with(&format!("{LISTING}?"))) { path.to_owned() } else { LISTING.to_owned() }
+}
+
+// ------------------------------------------------------------- detail
+
+#[derive(Template)]
+#[template(path = "pools/show.html")]
+struct PoolDetailPage {
+    chrome: Chrome,
+    pool: PoolSummary,
+    activity: service::PoolActivity,
+}
+
+#[get("/channels/whatsapp/pools/{id}")]
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let id = pool_id(&path)?;
+    let actor = user.actor.clone();
+    let (pool, activity) = state.run(move |conn| Ok((service::pool_detail(conn, &actor, id)?, service::pool_activity(conn, &actor, id)?))).await?;
+    ok(&PoolDetailPage { chrome: Chrome::new(&user, Nav::Pools, state.demo), pool, activity })
+}
+
+/// Escapes a value for a query string (used by templates).
+pub fn query_value(value: &str) -> String {
+    urlencode(value)
+}

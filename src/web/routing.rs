@@ -1,0 +1,81 @@
+//! A pool's routing settings page.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+
+use super::form::FormPost;
+use super::layout::{Chrome, Nav};
+use super::session::{CurrentUser, FlashKind, set_flash};
+use super::{AppState, htmx, render};
+use crate::error::AppError;
+use crate::services::routing_settings::{self as service, MemberInput, RoutingSettings};
+use crate::services::{FieldErrors, ServiceError};
+
+#[derive(Template)]
+#[template(path = "pools/routing.html")]
+struct RoutingPage {
+    chrome: Chrome,
+    settings: RoutingSettings,
+    errors: FieldErrors,
+}
+
+impl RoutingPage {
+    fn strategies(&self) -> [(&'static str, &'static str); 4] {
+        [
+            ("round_robin", "Round robin: each member in turn"),
+            ("priority", "Priority: highest first, in turn among equals"),
+            ("weighted", "Weighted: in proportion to each member's weight"),
+            ("least_recently_used", "Least recently used"),
+        ]
+    }
+}
+
+fn pool_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse::<crate::domain::PoolId>().map(|id| id.get()).map_err(|_| AppError::NotFound)
+}
+
+async fn page(state: &AppState, user: &CurrentUser, id: i64, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let actor = user.actor.clone();
+    let settings = state.run(move |conn| Ok(service::load(conn, &actor, id)?)).await?;
+    render(status, &RoutingPage { chrome: Chrome::new(user, Nav::Pools, state.demo), settings, errors })
+}
+
+#[get("/channels/whatsapp/pools/{id}/routing")]
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    page(&state, &user, pool_id(&path)?, FieldErrors::default(), StatusCode::OK).await
+}
+
+#[post("/channels/whatsapp/pools/{id}/routing")]
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: FormPost,
+) -> Result<HttpResponse, AppError> {
+    let id = pool_id(&path)?;
+    let strategy = form.get("strategy").unwrap_or_default().to_owned();
+    let strict = form.get("strict").is_some_and(|v| v == "on" || v == "true");
+    let inputs: Vec<MemberInput> = form
+        .all("member")
+        .iter()
+        .filter_map(|raw| raw.parse::<i64>().ok())
+        .map(|n| MemberInput {
+            number_id: n,
+            priority: form.get(&format!("priority_{n}")).unwrap_or_default().to_owned(),
+            weight: form.get(&format!("weight_{n}")).unwrap_or_default().to_owned(),
+            regions: form.get(&format!("regions_{n}")).unwrap_or_default().to_owned(),
+            departments: form.get(&format!("departments_{n}")).unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let actor = user.actor.clone();
+    match state.run(move |conn| Ok(service::update(conn, &actor, id, &strategy, strict, &inputs))).await? {
+        Ok(()) => {
+            set_flash(&user.session, FlashKind::Success, "Routing settings saved.");
+            Ok(htmx::see_other(&req, &format!("/channels/whatsapp/pools/{id}")))
+        }
+        Err(ServiceError::Invalid(errors)) => page(&state, &user, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(other) => Err(other.into()),
+    }
+}
