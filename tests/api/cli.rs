@@ -1,0 +1,173 @@
+//! The `wabapool` binary's commands (DESIGN.md §7), run as a user would.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_wabapool");
+
+fn wabapool(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("WABAPOOL_DATA_DIR", dir.join("data"))
+        .env_remove("DATABASE_URL")
+        .env_remove("WABAPOOL_META_GRAPH_URL")
+        .env("WABAPOOL_LOG", "info");
+    command
+}
+
+#[test]
+fn migrate_then_bootstrap_tenants_and_a_user_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = wabapool(dir.path(), args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    assert!(run(&["migrate"]).contains("migrations applied"));
+    run(&["org", "create-aggregator", "Eastwind"]);
+    run(&["org", "create-enterprise", "Contoso", "--aggregator", "Eastwind"]);
+    let mut child = wabapool(dir.path(), &["user", "create", "--email", "Owner@Contoso.example", "--role", "super_admin", "--enterprise", "Contoso"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let duplicate = wabapool(dir.path(), &["org", "create-enterprise", "Contoso"]).output().unwrap();
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+    let unknown_role = wabapool(dir.path(), &["user", "create", "--email", "x@contoso.example", "--role", "root", "--enterprise", "Contoso"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!unknown_role.status.success());
+}
+
+/// Reads lines from a child's stream until one matches or time runs out.
+fn wait_for_line(reader: &mut impl std::io::BufRead, deadline: Instant, wanted: impl Fn(&str) -> bool) -> Option<String> {
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if wanted(&line) {
+            return Some(line.clone());
+        }
+    }
+    None
+}
+
+#[test]
+fn demo_prints_its_url_serves_the_demo_data_and_logs_json_with_request_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = wabapool(dir.path(), &["demo", "--bind", "127.0.0.1:0"])
+        .env("WABAPOOL_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let listening = wait_for_line(&mut stdout, deadline, |l| l.contains("listening on http://"));
+    let Some(listening) = listening else {
+        let _ = child.kill();
+        panic!("demo did not print its URL");
+    };
+    let url = listening.trim().rsplit(' ').next().unwrap().to_owned();
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let login_page = runtime.block_on(async { reqwest::get(format!("{url}/login")).await.unwrap() });
+    let request_id = login_page.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = runtime.block_on(login_page.text()).unwrap();
+    assert!(body.contains("Demo data"));
+
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let line = wait_for_line(&mut stderr, Instant::now() + Duration::from_secs(10), |l| l.contains(&request_id));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a log line carries the request id");
+    let json: serde_json::Value = serde_json::from_str(&line).expect("log lines are JSON");
+    assert_eq!(json["span"]["request_id"], request_id.as_str());
+    assert!(stderr.lines().map_while(Result::ok).all(|l| serde_json::from_str::<serde_json::Value>(&l).is_ok()));
+}
+
+#[test]
+fn keys_rotate_reseals_every_token_under_the_new_key_and_old_ones_stay_readable_until_then() {
+    use base64::Engine as _;
+    use diesel::prelude::*;
+    use wabapool::db::schema::waba_links;
+    use wabapool::security::secrets::{Sealed, SecretKeys};
+
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("rotate.sqlite3");
+    let database = database.to_string_lossy().into_owned();
+    let (old, new) = ([7u8; 32], [9u8; 32]);
+    let encode = |k: &[u8]| base64::engine::general_purpose::STANDARD.encode(k);
+    let pool = wabapool::db::connect_pool(&wabapool::db::DatabaseUrl::parse(&database), 1).unwrap();
+    {
+        let mut conn = pool.get().unwrap();
+        wabapool::db::run_migrations(&mut conn).unwrap();
+        wabapool::demo::load(&mut conn, &secrecy::SecretString::from("wabapool-demo"), &SecretKeys::new(&old, &[]).unwrap()).unwrap();
+    }
+
+    let out = wabapool(dir.path(), &["keys", "rotate", "--database-url", &database])
+        .env("WABAPOOL_ENCRYPTION_KEY", encode(&new))
+        .env("WABAPOOL_PREVIOUS_ENCRYPTION_KEYS", encode(&old))
+        .output()
+        .unwrap();
+
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("6 tokens re-sealed"));
+    let sealed: Vec<(Option<Vec<u8>>, Option<String>)> =
+        waba_links::table.select((waba_links::access_token_ciphertext, waba_links::access_token_key_id)).load(&mut pool.get().unwrap()).unwrap();
+    let new_only = SecretKeys::new(&new, &[]).unwrap();
+    for (ciphertext, key_id) in sealed {
+        let sealed = Sealed { ciphertext: ciphertext.unwrap(), key_id: key_id.unwrap() };
+        assert_eq!(sealed.key_id, new_only.current_key_id());
+        assert!(new_only.open(&sealed).is_ok());
+    }
+    let again = wabapool(dir.path(), &["keys", "rotate", "--database-url", &database]).env("WABAPOOL_ENCRYPTION_KEY", encode(&new)).output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 tokens re-sealed"));
+}
+
+#[test]
+fn bench_data_fills_an_empty_database_with_the_shape_asked_for_and_refuses_a_full_one() {
+    use diesel::prelude::*;
+    use wabapool::db::schema::{numbers, pool_members, pools};
+
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("bench.sqlite3").to_string_lossy().into_owned();
+    let args = [
+        "bench-data",
+        "--database-url",
+        &database,
+        "--aggregators",
+        "3",
+        "--enterprises",
+        "12",
+        "--numbers-per-enterprise",
+        "8",
+        "--pools-per-enterprise",
+        "2",
+    ];
+
+    let out = wabapool(dir.path(), &args).output().unwrap();
+
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pool = wabapool::db::connect_pool(&wabapool::db::DatabaseUrl::parse(&database), 1).unwrap();
+    let conn = &mut pool.get().unwrap();
+    assert_eq!(numbers::table.count().get_result::<i64>(conn).unwrap(), 96);
+    assert_eq!(pools::table.count().get_result::<i64>(conn).unwrap(), 24);
+    assert_eq!(pool_members::table.count().get_result::<i64>(conn).unwrap(), 72);
+    let again = wabapool(dir.path(), &args).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("empty database"));
+}

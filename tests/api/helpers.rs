@@ -1,0 +1,467 @@
+//! `spawn_app`: the real application on port 0 with a fresh database
+//! holding the demo dataset, and a cookie-keeping client that does not
+//! follow redirects.
+//!
+//! The database is a temporary SQLite file, or, when
+//! `WABAPOOL_TEST_DATABASE_URL` names a PostgreSQL server, a fresh database
+//! created for the test and dropped after it.
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use secrecy::SecretString;
+use wabapool::config::Settings;
+use wabapool::db::schema::*;
+use wabapool::db::{self, DatabaseUrl, DbPool};
+use wabapool::meta::sandbox::Sandbox;
+use wabapool::security::secrets::SecretKeys;
+use wabapool::startup::Application;
+
+pub const PASSWORD: &str = "wabapool-demo";
+
+pub struct TestApp {
+    pub address: String,
+    /// The Graph API sandbox this app talks to, holding the demo WABAs.
+    pub sandbox_url: String,
+    /// The keys that seal this app's Meta tokens.
+    pub keys: SecretKeys,
+    pub client: reqwest::Client,
+    pub db: DbPool,
+    _database: Arc<TestDatabase>,
+}
+
+pub enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { server_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { server_url, name } = self {
+            let (server_url, name) = (server_url.clone(), name.clone());
+            // Dropped on a plain thread: the test's runtime may be shutting down.
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut conn) = PgConnection::establish(&server_url) {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn);
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub fn fresh_database() -> (String, TestDatabase) {
+    match std::env::var("WABAPOOL_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(server_url) => {
+            assert!(DatabaseUrl::parse(&server_url).backend() == db::Backend::Postgres, "WABAPOOL_TEST_DATABASE_URL must be postgres://");
+            let name = format!("wabapool_test_{}", uuid_like());
+            let mut conn = PgConnection::establish(&server_url).unwrap_or_else(|e| panic!("PostgreSQL at {server_url} is unreachable: {e}"));
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).expect("create test database");
+            let (base, _) = server_url.rsplit_once('/').expect("a database URL has a path");
+            (format!("{base}/{name}"), TestDatabase::Postgres { server_url, name })
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("test.sqlite3");
+            (path.to_string_lossy().into_owned(), TestDatabase::Sqlite(dir))
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn demo_loaded(conn: &mut db::DbConnection, keys: &SecretKeys) {
+    wabapool::demo::load(conn, &SecretString::from(PASSWORD), keys).expect("demo data loads");
+}
+
+/// Starts the app on a fresh database holding the demo dataset.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// As `spawn_app`, with settings changed first (e.g. another Graph URL).
+pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
+    let (url, database) = fresh_database();
+    let sandbox = Sandbox::bind(wabapool::demo::sandbox_fixture(), "127.0.0.1:0").expect("sandbox binds").spawn();
+    let mut settings = Settings::for_database(&url);
+    settings.meta_graph_url = Some(sandbox.base_url.clone());
+    settings.meta_timeout = std::time::Duration::from_millis(1500);
+    customise(&mut settings);
+    let keys = settings.secret_keys.clone();
+    let app_keys = keys.clone();
+    let app = Application::build(settings).await.expect("application builds");
+    let port = app.port();
+    let pool = app.db();
+    let seed = pool.clone();
+    tokio::task::spawn_blocking(move || demo_loaded(&mut seed.get().expect("connection"), &keys)).await.expect("seeding finished");
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        sandbox_url: sandbox.base_url.clone(),
+        keys: app_keys,
+        client: browser(),
+        db: pool,
+        _database: Arc::new(database),
+    }
+}
+
+/// A cookie-keeping client that does not follow redirects, as a browser
+/// tab that reports every redirect.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        // Well under the server's keep-alive (5 s): a connection the server
+        // may be closing is never reused for the next request.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("client")
+}
+
+/// The hidden `csrf_token` (or the csrf-token meta tag) of a page.
+pub fn csrf_of(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let input = scraper::Selector::parse("input[name=csrf_token]").unwrap();
+    let meta = scraper::Selector::parse("meta[name=csrf-token]").unwrap();
+    doc.select(&input)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .or_else(|| doc.select(&meta).next().and_then(|e| e.value().attr("content")))
+        .expect("page has a CSRF token")
+        .to_owned()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET sent")
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    /// Posts url-encoded pairs as a browser would, without adding a token.
+    pub async fn post_raw(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(pairs).unwrap();
+        self.client.post(self.url(path)).header("Content-Type", "application/x-www-form-urlencoded").body(body).send().await.expect("POST sent")
+    }
+
+    /// The session's CSRF token, read from a page.
+    pub async fn csrf_token(&self) -> String {
+        let page = self.get_html("/login").await;
+        csrf_of(&page)
+    }
+
+    /// Posts a form with the session's CSRF token added.
+    pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(pairs);
+        self.post_raw(path, &all).await
+    }
+
+    /// Signs in as a demo user and asserts it worked.
+    pub async fn login(&self, email: &str) {
+        let response = self.post_form("/login", &[("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(response.status().as_u16(), 303, "sign-in of {email} should succeed");
+    }
+
+    /// Runs a query on the test database.
+    pub async fn with_db<T: Send + 'static>(&self, work: impl FnOnce(&mut db::DbConnection) -> T + Send + 'static) -> T {
+        let pool = self.db.clone();
+        tokio::task::spawn_blocking(move || work(&mut pool.get().expect("connection"))).await.expect("db task")
+    }
+
+    /// A pool's id by name.
+    pub async fn pool_id(&self, name: &str) -> i64 {
+        let name = name.to_owned();
+        self.with_db(move |c| pools::table.filter(pools::name.eq(name)).select(pools::id).first::<i64>(c).expect("pool exists")).await
+    }
+
+    /// A number's id by its display form.
+    pub async fn number_id(&self, display: &str) -> i64 {
+        let display = display.to_owned();
+        self.with_db(move |c| {
+            numbers::table.filter(numbers::display_phone_number.eq(display)).select(numbers::id).first::<i64>(c).expect("number exists")
+        })
+        .await
+    }
+
+    /// Everything a pool request could change, as text: compared before and
+    /// after a rejected request to show nothing changed (R11).
+    pub async fn snapshot(&self) -> String {
+        self.with_db(|c| {
+            let pools: Vec<(i64, i64, i64, String, bool, i64)> = pools::table
+                .order(pools::id)
+                .select((pools::id, pools::enterprise_id, pools::waba_id, pools::name, pools::active, pools::version))
+                .load(c)
+                .unwrap();
+            let members: Vec<(i64, i64, i32)> = pool_members::table
+                .order(pool_members::id)
+                .select((pool_members::pool_id, pool_members::number_id, pool_members::slot))
+                .load(c)
+                .unwrap();
+            let numbers: Vec<(i64, String, Option<i64>)> =
+                numbers::table.order(numbers::id).select((numbers::id, numbers::status, numbers::enterprise_id)).load(c).unwrap();
+            let audit: Vec<(i64, String)> = audit_entries::table
+                .filter(audit_entries::action.ne("login.success"))
+                .filter(audit_entries::action.ne("login.failure"))
+                .order(audit_entries::id)
+                .select((audit_entries::id, audit_entries::action))
+                .load(c)
+                .unwrap();
+            format!("{pools:?}\n{members:?}\n{numbers:?}\n{audit:?}")
+        })
+        .await
+    }
+
+    /// The members of a pool, as display numbers in slot order.
+    pub async fn pool_numbers(&self, pool_id: i64) -> Vec<String> {
+        self.with_db(move |c| {
+            pool_members::table
+                .inner_join(numbers::table)
+                .filter(pool_members::pool_id.eq(pool_id))
+                .order(pool_members::slot)
+                .select(numbers::display_phone_number)
+                .load(c)
+                .unwrap()
+        })
+        .await
+    }
+}
+
+/// The text of every element a CSS selector matches, with runs of
+/// whitespace collapsed, in document order.
+pub fn texts(html: &str, css: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(css).unwrap_or_else(|e| panic!("bad selector {css}: {e:?}"));
+    doc.select(&selector).map(|e| e.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+}
+
+/// One attribute of every element a CSS selector matches.
+pub fn attrs(html: &str, css: &str, attr: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(css).unwrap_or_else(|e| panic!("bad selector {css}: {e:?}"));
+    doc.select(&selector).filter_map(|e| e.value().attr(attr)).map(str::to_owned).collect()
+}
+
+/// The value of the `wabapool_session` cookie a response sets, if any.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|pair| pair.trim().strip_prefix("wabapool_session="))
+        .map(str::to_owned)
+        .next()
+}
+
+/// The status code of a response as a number.
+pub fn status(response: &reqwest::Response) -> u16 {
+    response.status().as_u16()
+}
+
+/// One audit entry as the tests read it.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub action: String,
+    pub actor_email: Option<String>,
+    pub enterprise_id: Option<i64>,
+    pub subject_type: String,
+    pub subject_id: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// A pool's row: name, active, version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolState {
+    pub name: String,
+    pub active: bool,
+    pub version: i64,
+}
+
+impl TestApp {
+    /// Another browser on the same app and database, signed out, with
+    /// its own cookies.
+    pub fn new_browser(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            sandbox_url: self.sandbox_url.clone(),
+            keys: self.keys.clone(),
+            client: browser(),
+            db: self.db.clone(),
+            _database: Arc::clone(&self._database),
+        }
+    }
+
+    /// Another browser on the same app, signed in as `email`.
+    pub async fn new_client_logged_in(&self, email: &str) -> TestApp {
+        let other = self.new_browser();
+        other.login(email).await;
+        other
+    }
+
+    /// A GET that carries only the given session cookie, from a client
+    /// that keeps none of its own: replays a cookie as an attacker would.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+            .get(self.url(path))
+            .header("Cookie", format!("wabapool_session={cookie}"))
+            .send()
+            .await
+            .expect("GET sent")
+    }
+
+    /// A GET with extra headers (for example `HX-Request`).
+    pub async fn get_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("GET sent")
+    }
+
+    /// Posts url-encoded pairs with the session's CSRF token and extra headers.
+    pub async fn post_form_with_headers(&self, path: &str, pairs: &[(&str, &str)], headers: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(pairs);
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(&all).unwrap());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("POST sent")
+    }
+
+    /// Posts any body with any content type.
+    pub async fn post_body(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client.post(self.url(path)).header("Content-Type", content_type).body(body).send().await.expect("POST sent")
+    }
+
+    /// Adds a pool through the portal as the signed-in user and asserts it
+    /// worked; returns its id.
+    pub async fn add_pool(&self, enterprise_id: Option<i64>, name: &str, displays: &[&str]) -> i64 {
+        let mut ids = Vec::new();
+        for display in displays {
+            ids.push(self.number_id(display).await.to_string());
+        }
+        let enterprise = enterprise_id.map(|e| e.to_string());
+        let mut pairs: Vec<(&str, &str)> = vec![("name", name)];
+        if let Some(e) = &enterprise {
+            pairs.push(("enterprise_id", e));
+        }
+        pairs.extend(ids.iter().map(|id| ("phone_number_ids", id.as_str())));
+        let response = self.post_form("/channels/whatsapp/pools", &pairs).await;
+        assert_eq!(status(&response), 303, "adding {name} should succeed: {}", response.text().await.unwrap_or_default());
+        self.pool_id(name).await
+    }
+
+    /// The ids of numbers by display form, as form values.
+    pub async fn number_ids(&self, displays: &[&str]) -> Vec<String> {
+        let mut ids = Vec::with_capacity(displays.len());
+        for display in displays {
+            ids.push(self.number_id(display).await.to_string());
+        }
+        ids
+    }
+
+    /// An enterprise's id by name.
+    pub async fn enterprise_id(&self, name: &str) -> i64 {
+        let name = name.to_owned();
+        self.with_db(move |c| {
+            enterprises::table.filter(enterprises::name.eq(name)).select(enterprises::id).first::<i64>(c).expect("enterprise exists")
+        })
+        .await
+    }
+
+    /// A pool's name, active flag and version, read from the database.
+    pub async fn pool_state(&self, pool_id: i64) -> PoolState {
+        self.with_db(move |c| {
+            let (name, active, version) =
+                pools::table.find(pool_id).select((pools::name, pools::active, pools::version)).first::<(String, bool, i64)>(c).expect("pool exists");
+            PoolState { name, active, version }
+        })
+        .await
+    }
+
+    /// How many pools exist, in every enterprise.
+    pub async fn pool_count(&self) -> i64 {
+        self.with_db(|c| pools::table.count().get_result::<i64>(c).unwrap()).await
+    }
+
+    /// Sets a number's portal status directly in the database.
+    pub async fn set_number_status(&self, display: &str, status: &'static str) {
+        let display = display.to_owned();
+        self.with_db(move |c| {
+            diesel::update(numbers::table.filter(numbers::display_phone_number.eq(display)))
+                .set(numbers::status.eq(status))
+                .execute(c)
+                .expect("status set")
+        })
+        .await;
+    }
+
+    /// Every audit entry with this action, oldest first.
+    pub async fn audit_entries(&self, action: &str) -> Vec<AuditEntry> {
+        let action = action.to_owned();
+        let rows: Vec<AuditRowText> = self
+            .with_db(move |c| {
+                audit_entries::table
+                    .filter(audit_entries::action.eq(action))
+                    .order(audit_entries::id)
+                    .select((
+                        audit_entries::action,
+                        audit_entries::actor_email,
+                        audit_entries::enterprise_id,
+                        audit_entries::subject_type,
+                        audit_entries::subject_id,
+                        audit_entries::before_state,
+                        audit_entries::after_state,
+                    ))
+                    .load(c)
+                    .unwrap()
+            })
+            .await;
+        let json = |s: Option<String>| s.map(|s| serde_json::from_str(&s).expect("audit state is JSON"));
+        rows.into_iter()
+            .map(|(action, actor_email, enterprise_id, subject_type, subject_id, before, after)| AuditEntry {
+                action,
+                actor_email,
+                enterprise_id,
+                subject_type,
+                subject_id,
+                before: json(before),
+                after: json(after),
+            })
+            .collect()
+    }
+
+    /// The `version` the edit page of a pool carries.
+    pub async fn edit_version(&self, pool_id: i64) -> String {
+        let page = self.get_html(&format!("/channels/whatsapp/pools/{pool_id}/edit")).await;
+        attrs(&page, "input[name=version]", "value").into_iter().next().expect("edit form has a version")
+    }
+}
+
+/// An audit row as text: action, actor, enterprise, subject type and id, before, after.
+type AuditRowText = (String, Option<String>, Option<i64>, String, Option<String>, Option<String>, Option<String>);

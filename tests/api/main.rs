@@ -1,0 +1,23 @@
+//! The integration suite: the real app over HTTP, one fresh database per test.
+
+mod administration;
+mod auth;
+mod bad_input;
+mod cli;
+mod concurrency;
+mod headers;
+mod helpers;
+mod hostile_input;
+mod htmx;
+mod instances;
+mod listing;
+mod matrix;
+mod numbers;
+mod pool_rules;
+mod pools;
+mod roles;
+mod routing;
+mod schema;
+mod tenancy;
+mod throttle;
+mod webhooks;

@@ -1,0 +1,467 @@
+//! The send API and routing against the Graph sandbox over a real socket:
+//! API keys, strategies, stickiness, service windows, failover by Meta's
+//! error code, idempotency and refusals.
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use wabapool::db::schema::{messages, pool_members, pools};
+
+use crate::helpers::{TestApp, spawn_app};
+
+impl TestApp {
+    /// Creates an API key as Acme's super admin and returns it.
+    async fn acme_api_key(&self) -> String {
+        let admin = self.new_client_logged_in("super@acme.example").await;
+        let response = admin.post_form("/channels/whatsapp/api-keys", &[("label", "Order service")]).await;
+        assert_eq!(response.status().as_u16(), 201);
+        let page = response.text().await.unwrap();
+        let start = page.find("wbp_").expect("the new key is shown once");
+        page[start..start + 44].to_owned()
+    }
+
+    async fn send(&self, key: &str, pool: i64, body: Value, idempotency: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.post(self.url(&format!("/api/v1/pools/{pool}/messages"))).bearer_auth(key).json(&body);
+        if let Some(k) = idempotency {
+            request = request.header("Idempotency-Key", k);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn sandbox_failure(&self, failure: Value) {
+        let response = self.client.post(format!("{}/_sandbox/failures", self.sandbox_url)).json(&failure).send().await.unwrap();
+        assert!(response.status().is_success());
+    }
+
+    async fn sandbox_sent(&self) -> usize {
+        let sent: Vec<Value> = self.client.get(format!("{}/_sandbox/sent", self.sandbox_url)).send().await.unwrap().json().await.unwrap();
+        sent.len()
+    }
+}
+
+fn template(to: &str) -> Value {
+    json!({ "to": to, "type": "template", "template": { "name": "order_update", "language": { "code": "en" } } })
+}
+
+fn text(to: &str) -> Value {
+    json!({ "to": to, "type": "text", "text": { "body": "Your order shipped" } })
+}
+
+/// Acme Support's members' Meta ids, in slot order.
+const ACME_SUPPORT: [&str; 2] = ["1015550100101", "1015550100102"];
+
+#[tokio::test]
+async fn a_super_admin_creates_a_key_shown_once_and_admins_cannot() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    assert!(key.starts_with("wbp_") && key[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
+    let listing = app.new_client_logged_in("super@acme.example").await.get_html("/channels/whatsapp/api-keys").await;
+    assert!(listing.contains("Order service") && !listing.contains(&key), "the key is never shown again");
+    let admin = app.new_client_logged_in("admin@acme.example").await;
+    assert_eq!(admin.get("/channels/whatsapp/api-keys").await.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn a_template_goes_out_through_the_pool_with_the_number_used_and_each_attempt() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+
+    let (status, body) = app.send(&key, pool, template("447700900001"), None).await;
+
+    assert_eq!(status, 201, "{body}");
+    assert!(body["wamid"].as_str().unwrap().starts_with("wamid."));
+    assert_eq!(body["phone_number_id"], ACME_SUPPORT[0]);
+    assert_eq!(body["display_phone_number"], "+1 555-010-0101");
+    assert_eq!(body["attempts"], json!([{ "phone_number_id": ACME_SUPPORT[0], "error_code": null }]));
+    let logged: i64 = app.with_db(|c| messages::table.filter(messages::status.eq("sent")).count().get_result(c).unwrap()).await;
+    assert_eq!(logged, 1);
+}
+
+#[tokio::test]
+async fn round_robin_alternates_between_members_and_a_recipient_stays_on_its_member() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    let mut used = Vec::new();
+    for to in ["447700900011", "447700900012", "447700900013"] {
+        let (status, body) = app.send(&key, pool, template(to), None).await;
+        assert_eq!(status, 201);
+        used.push(body["phone_number_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(used, vec![ACME_SUPPORT[0], ACME_SUPPORT[1], ACME_SUPPORT[0]]);
+
+    let (_, again) = app.send(&key, pool, template("447700900012"), None).await;
+    assert_eq!(again["phone_number_id"], ACME_SUPPORT[1], "the sticky sender keeps its recipient");
+}
+
+#[tokio::test]
+async fn a_free_form_message_without_a_service_window_asks_for_a_template_and_an_inbound_message_opens_one() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+
+    let (status, body) = app.send(&key, pool, text("447700900021"), None).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["code"], "send_a_template");
+    assert_eq!(app.sandbox_sent().await, 0, "nothing was sent");
+
+    let inbound = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "102000000000101", "changes": [{ "field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550100102", "phone_number_id": ACME_SUPPORT[1] },
+        "contacts": [{ "profile": { "name": "Ada" }, "wa_id": "447700900021" }],
+        "messages": [{ "from": "447700900021", "id": "wamid.IN1", "timestamp": chrono::Utc::now().timestamp().to_string(), "type": "text", "text": { "body": "hi" } }]
+    } }] }] });
+    app.with_db(move |c| wabapool::services::webhooks::apply(c, &serde_json::from_value(inbound).unwrap()).unwrap()).await;
+
+    let (status, body) = app.send(&key, pool, text("447700900021"), None).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["phone_number_id"], ACME_SUPPORT[1], "sent from the number the user wrote to");
+}
+
+#[tokio::test]
+async fn a_throughput_limit_fails_over_to_the_next_member() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    app.sandbox_failure(json!({ "phone_number_id": ACME_SUPPORT[0], "code": 130429, "times": 1 })).await;
+
+    let (status, body) = app.send(&key, pool, template("447700900031"), None).await;
+
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["phone_number_id"], ACME_SUPPORT[1]);
+    assert_eq!(
+        body["attempts"],
+        json!([{ "phone_number_id": ACME_SUPPORT[0], "error_code": 130429 }, { "phone_number_id": ACME_SUPPORT[1], "error_code": null }])
+    );
+}
+
+#[tokio::test]
+async fn a_recipient_error_is_not_retried() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    app.sandbox_failure(json!({ "recipient": "447700900041", "code": 131026 })).await;
+
+    let (status, body) = app.send(&key, pool, template("447700900041"), None).await;
+
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["code"], "recipient_rejected");
+    assert_eq!(body["attempts"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_spam_limit_cools_the_member_down_without_resending() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    app.sandbox_failure(json!({ "phone_number_id": ACME_SUPPORT[0], "code": 131048, "times": 1 })).await;
+
+    let (status, body) = app.send(&key, pool, template("447700900051"), None).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "number_cooling_down");
+    assert_eq!(body["attempts"].as_array().unwrap().len(), 1);
+
+    let (_, next) = app.send(&key, pool, template("447700900052"), None).await;
+    assert_eq!(next["phone_number_id"], ACME_SUPPORT[1], "the cooling member is skipped");
+    let cooling: i64 = app.with_db(|c| pool_members::table.filter(pool_members::cooldown_until.is_not_null()).count().get_result(c).unwrap()).await;
+    assert_eq!(cooling, 1);
+}
+
+#[tokio::test]
+async fn a_policy_block_takes_the_whole_waba_out_of_rotation() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    app.sandbox_failure(json!({ "phone_number_id": ACME_SUPPORT[0], "code": 368, "times": 1 })).await;
+
+    let (status, _) = app.send(&key, pool, template("447700900061"), None).await;
+    assert_eq!(status, 503);
+
+    let response =
+        app.client.post(app.url(&format!("/api/v1/pools/{pool}/messages"))).bearer_auth(&key).json(&template("447700900062")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "no_eligible_number");
+    assert!(body["routing"]["members"].as_array().unwrap().iter().all(|m| m["reason"].as_str().unwrap().contains("WABA out of rotation")));
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_idempotency_key_returns_the_first_answer_without_a_second_send() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+
+    let (first_status, first) = app.send(&key, pool, template("447700900071"), Some("order-42")).await;
+    let (second_status, second) = app.send(&key, pool, template("447700900071"), Some("order-42")).await;
+
+    assert_eq!((first_status, second_status), (201, 201));
+    assert_eq!(first, second);
+    assert_eq!(app.sandbox_sent().await, 1);
+}
+
+#[tokio::test]
+async fn bad_keys_foreign_pools_inactive_pools_and_bad_messages_are_refused_in_json() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    let umbrella = app.pool_id("Umbrella Orders").await;
+
+    let (no_key, body) = {
+        let response = app.client.post(app.url(&format!("/api/v1/pools/{pool}/messages"))).json(&template("447700900081")).send().await.unwrap();
+        (response.status().as_u16(), response.json::<Value>().await.unwrap())
+    };
+    assert_eq!((no_key, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(app.send("wbp_notakey", pool, template("447700900081"), None).await.0, 401);
+    assert_eq!(app.send(&key, umbrella, template("447700900081"), None).await.1["error"]["code"], "pool_not_found");
+    assert_eq!(app.send(&key, 999_999, template("447700900081"), None).await.0, 404);
+    for (body, field) in [
+        (json!({ "to": "not a number", "type": "template", "template": { "name": "x", "language": { "code": "en" } } }), "E.164"),
+        (json!({ "to": "447700900081", "type": "text", "text": { "body": "" } }), "text.body"),
+        (json!({ "to": "447700900081", "type": "text", "text": { "body": "x".repeat(4097) } }), "text.body"),
+        (json!({ "to": "447700900081", "type": "template", "template": { "name": "x" } }), "template.name"),
+        (json!({ "to": "447700900081", "type": "image", "image": { "link": "http://insecure.example/a.png" } }), "https"),
+    ] {
+        let (status, answer) = app.send(&key, pool, body, None).await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(answer["error"]["code"], "invalid_message");
+        assert!(answer["error"]["message"].as_str().unwrap().contains(field), "{answer}");
+    }
+    let department = app
+        .send(
+            &key,
+            pool,
+            json!({ "to": "447700900081", "type": "template", "template": { "name": "x", "language": { "code": "en" } }, "department": "legal" }),
+            None,
+        )
+        .await;
+    assert_eq!(department.1["error"]["code"], "unknown_department");
+    let wrong_type = app
+        .client
+        .post(app.url(&format!("/api/v1/pools/{pool}/messages")))
+        .bearer_auth(&key)
+        .body("to=1")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status().as_u16(), 415);
+    app.with_db(move |c| diesel::update(pools::table.find(pool)).set(pools::active.eq(false)).execute(c).unwrap()).await;
+    assert_eq!(app.send(&key, pool, template("447700900081"), None).await.0, 409);
+    assert_eq!(app.sandbox_sent().await, 0, "nothing was sent");
+    let logged: i64 = app.with_db(|c| messages::table.count().get_result(c).unwrap()).await;
+    assert_eq!(logged, 0, "nothing was logged as sent");
+}
+
+#[tokio::test]
+async fn a_revoked_key_gets_401() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    let admin = app.new_client_logged_in("super@acme.example").await;
+    let id: i64 = app.with_db(|c| wabapool::db::schema::api_keys::table.select(wabapool::db::schema::api_keys::id).first(c).unwrap()).await;
+
+    assert_eq!(admin.post_form(&format!("/channels/whatsapp/api-keys/{id}/revoke"), &[]).await.status().as_u16(), 303);
+
+    assert_eq!(app.send(&key, pool, template("447700900091"), None).await.0, 401);
+}
+
+#[tokio::test]
+async fn the_route_endpoint_explains_the_decision_without_sending() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    let member = app.number_id("+1 555-010-0101").await;
+    app.with_db(move |c| {
+        diesel::update(wabapool::db::schema::numbers::table.find(member))
+            .set(wabapool::db::schema::numbers::quality_rating.eq("RED"))
+            .execute(c)
+            .unwrap()
+    })
+    .await;
+
+    let response =
+        app.client.get(app.url(&format!("/api/v1/pools/{pool}/route?to=447700900099&type=template"))).bearer_auth(&key).send().await.unwrap();
+
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["phone_number_id"], ACME_SUPPORT[1]);
+    assert_eq!(body["members"][0], json!({ "phone_number_id": ACME_SUPPORT[0], "eligible": false, "reason": "quality is RED" }));
+    assert_eq!(body["members"][1]["eligible"], true);
+    assert_eq!(app.sandbox_sent().await, 0);
+}
+
+impl TestApp {
+    async fn save_routing(&self, pool: i64, strategy: &str, strict: bool, members: &[(&str, &str, &str, &str, &str)]) -> u16 {
+        let admin = self.new_client_logged_in("admin@acme.example").await;
+        let mut ids = Vec::new();
+        for (display, ..) in members {
+            ids.push(self.number_id(display).await.to_string());
+        }
+        let mut fields: Vec<(String, String)> = vec![("strategy".into(), strategy.into())];
+        if strict {
+            fields.push(("strict".into(), "on".into()));
+        }
+        for ((_, priority, weight, regions, departments), id) in members.iter().zip(&ids) {
+            fields.push(("member".into(), id.clone()));
+            fields.push((format!("priority_{id}"), (*priority).into()));
+            fields.push((format!("weight_{id}"), (*weight).into()));
+            fields.push((format!("regions_{id}"), (*regions).into()));
+            fields.push((format!("departments_{id}"), (*departments).into()));
+        }
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        admin.post_form(&format!("/channels/whatsapp/pools/{pool}/routing"), &pairs).await.status().as_u16()
+    }
+}
+
+#[tokio::test]
+async fn the_priority_strategy_chosen_on_the_settings_page_sends_from_the_highest_priority_member() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+
+    let saved = app.save_routing(pool, "priority", false, &[("+1 555-010-0101", "10", "1", "", ""), ("+1 555-010-0102", "90", "1", "", "")]).await;
+
+    assert_eq!(saved, 303);
+    for to in ["447700900101", "447700900102"] {
+        assert_eq!(app.send(&key, pool, template(to), None).await.1["phone_number_id"], ACME_SUPPORT[1]);
+    }
+}
+
+#[tokio::test]
+async fn region_tags_send_to_a_uk_number_from_the_uk_member_and_others_from_the_untagged_one() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    app.save_routing(pool, "round_robin", false, &[("+1 555-010-0101", "50", "1", "", ""), ("+1 555-010-0102", "50", "1", "+44", "")]).await;
+
+    assert_eq!(app.send(&key, pool, template("447700900111"), None).await.1["phone_number_id"], ACME_SUPPORT[1]);
+    assert_eq!(app.send(&key, pool, template("15550009999"), None).await.1["phone_number_id"], ACME_SUPPORT[0]);
+    assert_eq!(app.send(&key, pool, template("447700900112"), None).await.1["phone_number_id"], ACME_SUPPORT[1]);
+}
+
+#[tokio::test]
+async fn department_tags_narrow_the_members_and_a_strict_pool_does_not_fall_back() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    app.save_routing(pool, "round_robin", true, &[("+1 555-010-0101", "50", "1", "", "billing"), ("+1 555-010-0102", "50", "1", "", "")]).await;
+    let billing =
+        |to: &str| json!({ "to": to, "type": "template", "template": { "name": "x", "language": { "code": "en" } }, "department": "Billing" });
+
+    assert_eq!(app.send(&key, pool, billing("447700900121"), None).await.1["phone_number_id"], ACME_SUPPORT[0]);
+    app.sandbox_failure(json!({ "phone_number_id": ACME_SUPPORT[0], "code": 131048, "times": 1 })).await;
+    app.send(&key, pool, billing("447700900122"), None).await;
+    let (status, body) = app.send(&key, pool, billing("447700900123"), None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "no_eligible_number");
+}
+
+#[tokio::test]
+async fn invalid_routing_settings_are_refused_beside_the_fields_and_nothing_is_saved() {
+    let app = spawn_app().await;
+    let pool = app.pool_id("Acme Support").await;
+    let before: (String, bool) =
+        app.with_db(move |c| pools::table.find(pool).select((pools::strategy, pools::strict_routing)).first(c).unwrap()).await;
+
+    let saved = app.save_routing(pool, "weighted", true, &[("+1 555-010-0101", "500", "0", "UK", "<b>")]).await;
+
+    assert_eq!(saved, 422);
+    let after: (String, bool) =
+        app.with_db(move |c| pools::table.find(pool).select((pools::strategy, pools::strict_routing)).first(c).unwrap()).await;
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn the_pool_detail_page_charts_sends_per_member_and_lists_recent_failures() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    app.send(&key, pool, template("447700900131"), None).await;
+    app.send(&key, pool, template("447700900132"), None).await;
+    app.send(&key, pool, template("447700900133"), None).await;
+    app.sandbox_failure(json!({ "recipient": "447700900134", "code": 131026 })).await;
+    app.send(&key, pool, template("447700900134"), None).await;
+    app.login("admin@acme.example").await;
+
+    let page = app.get_html(&format!("/channels/whatsapp/pools/{pool}")).await;
+
+    assert!(page.contains("<svg class=\"send-chart\""));
+    assert!(page.contains("+1 555-010-0101: 2 sent, 0 failed.") && page.contains("+1 555-010-0102: 1 sent, 1 failed."), "{page}");
+    assert!(page.contains("+447700900134") && page.contains("131026"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_api_route_and_only_routes_that_exist() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut in_source: Vec<(String, String)> = Vec::new();
+    for file in ["src/api/messages.rs", "src/api/openapi.rs"] {
+        let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        for line in text.lines().map(str::trim) {
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
+                    in_source.push((method.to_uppercase(), rest.split('"').next().unwrap().to_owned()));
+                }
+            }
+        }
+    }
+    in_source.sort();
+    assert_eq!(documented, in_source);
+    for (method, path) in &documented {
+        let url = app.url(&path.replace("{id}", "1"));
+        let response = if method == "GET" { app.client.get(url).send().await.unwrap() } else { app.client.post(url).send().await.unwrap() };
+        assert_ne!(response.status().as_u16(), 404, "{method} {path} is documented but not served");
+    }
+}
+
+#[tokio::test]
+async fn simultaneous_first_messages_to_one_recipient_all_go_from_one_member() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+
+    let sends = (0..12).map(|_| app.send(&key, pool, template("447700900201"), None));
+    let answers = futures_util::future::join_all(sends).await;
+
+    let used: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 201, "{body}");
+            body["phone_number_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(used.len(), 1, "one recipient, one member: {used:?}");
+}
+
+#[tokio::test]
+async fn simultaneous_sends_to_many_recipients_use_every_member_and_leave_a_valid_pointer() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+
+    let recipients: Vec<String> = (0..16).map(|i| format!("4477009003{i:02}")).collect();
+    let answers = futures_util::future::join_all(recipients.iter().map(|to| app.send(&key, pool, template(to), None))).await;
+
+    let mut used = std::collections::BTreeMap::<String, usize>::new();
+    for (status, body) in &answers {
+        assert_eq!(*status, 201, "{body}");
+        *used.entry(body["phone_number_id"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    // Each send takes the next turn, so two members share sixteen sends evenly.
+    assert_eq!(used.values().copied().collect::<Vec<_>>(), vec![8, 8], "both members took turns: {used:?}");
+    let pointer: i32 = app.with_db(move |c| pools::table.find(pool).select(pools::rr_pointer).first(c).unwrap()).await;
+    assert!((1..=2).contains(&pointer));
+    let logged: i64 = app.with_db(|c| messages::table.filter(messages::status.eq("sent")).count().get_result(c).unwrap()).await;
+    assert_eq!(logged, 16);
+}

@@ -1,0 +1,127 @@
+//! Brute-force defence: failed sign-ins counted per account and per client
+//! address in the database, an exponential delay after 5, a lock after 20.
+
+use diesel::prelude::*;
+use wabapool::db::schema::login_failures;
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+
+const FAILED: &str = "That email and password do not match an active account.";
+
+impl TestApp {
+    async fn sign_in(&self, email: &str, password: &str, forwarded_for: Option<&str>) -> (u16, String) {
+        let token = self.csrf_token().await;
+        let body = serde_urlencoded::to_string([("csrf_token", token.as_str()), ("email", email), ("password", password)]).unwrap();
+        let mut request = self.client.post(self.url("/login")).header("Content-Type", "application/x-www-form-urlencoded").body(body);
+        if let Some(ip) = forwarded_for {
+            request = request.header("X-Forwarded-For", ip);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// Moves every recorded failure back in time, as if the caller had waited.
+    async fn wait_minutes(&self, minutes: i64) {
+        self.with_db(move |c| {
+            let rows: Vec<(i64, chrono::NaiveDateTime)> =
+                login_failures::table.select((login_failures::id, login_failures::occurred_at)).load(c).unwrap();
+            for (id, at) in rows {
+                diesel::update(login_failures::table.find(id))
+                    .set(login_failures::occurred_at.eq(at - chrono::Duration::minutes(minutes)))
+                    .execute(c)
+                    .unwrap();
+            }
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn after_five_failures_even_the_right_password_waits_with_the_same_answer() {
+    let app = spawn_app().await;
+    let (wrong_status, wrong_body) = app.sign_in("admin@acme.example", "not the password", None).await;
+    for _ in 0..4 {
+        app.sign_in("admin@acme.example", "not the password", None).await;
+    }
+
+    let (status, body) = app.sign_in("admin@acme.example", PASSWORD, None).await;
+    let (unknown_status, unknown_body) = app.sign_in("nobody@acme.example", "whatever it is", None).await;
+
+    assert_eq!(status, wrong_status);
+    assert!(body.contains(FAILED) && wrong_body.contains(FAILED) && unknown_body.contains(FAILED));
+    assert_eq!(unknown_status, wrong_status);
+}
+
+#[tokio::test]
+async fn once_the_delay_has_passed_the_right_password_works_and_clears_the_count() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        app.sign_in("admin@acme.example", "not the password", None).await;
+    }
+    app.wait_minutes(1).await;
+
+    let (status, _) = app.sign_in("admin@acme.example", PASSWORD, None).await;
+
+    assert_eq!(status, 303);
+    let left: i64 =
+        app.with_db(|c| login_failures::table.filter(login_failures::email_key.eq("admin@acme.example")).count().get_result(c).unwrap()).await;
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn twenty_failures_lock_the_account_for_the_hour() {
+    let app = spawn_app().await;
+    for _ in 0..20 {
+        app.wait_minutes(2).await;
+        app.sign_in("admin@acme.example", "not the password", None).await;
+    }
+    let recorded: i64 = app.with_db(|c| login_failures::table.count().get_result(c).unwrap()).await;
+    assert_eq!(recorded, 20);
+    app.wait_minutes(5).await;
+
+    let (locked, body) = app.sign_in("admin@acme.example", PASSWORD, None).await;
+    assert_ne!(locked, 303);
+    assert!(body.contains(FAILED));
+
+    app.wait_minutes(61).await;
+    let (status, _) = app.sign_in("admin@acme.example", PASSWORD, None).await;
+    assert_eq!(status, 303);
+}
+
+#[tokio::test]
+async fn failures_are_counted_per_client_address_across_accounts() {
+    let app = spawn_app().await;
+    for email in ["a@x.example", "b@x.example", "c@x.example", "d@x.example", "e@x.example"] {
+        app.sign_in(email, "guess guess guess", None).await;
+    }
+
+    let (status, _) = app.sign_in("admin@acme.example", PASSWORD, None).await;
+
+    assert_ne!(status, 303, "a sixth account from the same address was tried at once");
+}
+
+#[tokio::test]
+async fn x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_count() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        app.sign_in(&format!("user{i}@x.example"), "guess guess guess", Some(&format!("203.0.113.{i}"))).await;
+    }
+
+    let (status, _) = app.sign_in("admin@acme.example", PASSWORD, Some("198.51.100.7")).await;
+
+    assert_ne!(status, 303);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
+    let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    for i in 0..5 {
+        app.sign_in(&format!("user{i}@x.example"), "guess guess guess", Some("203.0.113.9")).await;
+    }
+
+    let (other_client, _) = app.sign_in("admin@acme.example", PASSWORD, Some("198.51.100.7")).await;
+
+    assert_eq!(other_client, 303);
+    let recorded: Vec<Option<String>> = app.with_db(|c| login_failures::table.select(login_failures::client_ip).load(c).unwrap()).await;
+    assert!(recorded.iter().all(|ip| ip.as_deref() == Some("203.0.113.9")));
+}

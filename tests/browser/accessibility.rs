@@ -1,0 +1,109 @@
+//! axe-core on every screen (issue 4, point 3): no violation of serious or
+//! critical impact, labels on every control among them. Each screen is
+//! also photographed, `<test>__<screen>.png`, for a person to review.
+
+use crate::browser::Browser;
+use crate::harness::browser_test;
+
+const LISTING: &str = "/channels/whatsapp/pools";
+
+/// Runs axe on the current screen and keeps a screenshot of it.
+async fn check(b: &Browser, test: &str, screen: &str) {
+    let rules = b.assert_accessible(screen).await;
+    assert!(rules > 20, "axe checked {rules} rules on {screen}: it did not really run");
+    b.screenshot(&format!("{test}__{screen}")).await;
+}
+
+#[tokio::test]
+async fn enterprise_admin_screens_have_no_serious_or_critical_accessibility_violations() {
+    const TEST: &str = "enterprise_admin_screens_have_no_serious_or_critical_accessibility_violations";
+    browser_test(TEST, |b| async move {
+        b.goto("/login").await;
+        check(&b, TEST, "login").await;
+        b.find("#email").await.send_keys("admin@acme.example").await.unwrap();
+        b.find("#password").await.send_keys("not the password").await.unwrap();
+        b.click("form[action='/login'] button[type=submit]").await;
+        b.wait_for_text("Sign-in failed").await;
+        check(&b, TEST, "login_with_error").await;
+
+        b.login("admin@acme.example").await;
+        b.goto(LISTING).await;
+        check(&b, TEST, "listing").await;
+
+        b.click("button[role=switch][aria-label='Deactivate Acme Support']").await;
+        b.wait_until("the dialog opens", "return document.getElementById('confirm-deactivate').open").await;
+        check(&b, TEST, "listing_dialog_open").await;
+
+        let id = b.app.pool_id("Acme Support").await;
+        b.goto(&format!("{LISTING}/{id}/deactivate")).await;
+        check(&b, TEST, "confirmation_page").await;
+
+        b.goto("/channels/whatsapp/pools/new").await;
+        check(&b, TEST, "add_page").await;
+
+        b.find("#name").await.send_keys("Acme Support").await.unwrap();
+        b.click("#pool-form button[type=submit]").await;
+        b.find("#name-error").await;
+        check(&b, TEST, "add_page_with_errors").await;
+
+        b.goto(&format!("{LISTING}/{id}/edit")).await;
+        check(&b, TEST, "edit_page").await;
+
+        b.goto(&format!("{LISTING}/{id}")).await;
+        check(&b, TEST, "detail_page").await;
+
+        b.goto("/channels/whatsapp/numbers").await;
+        check(&b, TEST, "numbers_page").await;
+
+        b.goto(&format!("{LISTING}?q=nothing-matches")).await;
+        check(&b, TEST, "listing_no_match").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn aggregator_admin_screens_have_no_serious_or_critical_accessibility_violations() {
+    const TEST: &str = "aggregator_admin_screens_have_no_serious_or_critical_accessibility_violations";
+    browser_test(TEST, |b| async move {
+        b.login("admin@northwind.example").await;
+        b.goto(LISTING).await;
+        check(&b, TEST, "listing").await;
+
+        b.goto("/channels/whatsapp/pools/new").await;
+        check(&b, TEST, "add_page_no_enterprise").await;
+
+        b.find("#enterprise_id").await.select_by_label("Initech Bank").await.unwrap();
+        b.number_box("+1 555-030-0301").await;
+        check(&b, TEST, "add_page_initech").await;
+
+        b.find("#enterprise_id").await.select_by_label("Globex Health").await.unwrap();
+        b.find("#needs-numbers").await;
+        check(&b, TEST, "add_page_globex_cannot_add").await;
+
+        b.goto("/channels/whatsapp/numbers").await;
+        check(&b, TEST, "numbers_page").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_403_page_and_the_empty_states_have_no_serious_or_critical_accessibility_violations() {
+    const TEST: &str = "the_403_page_and_the_empty_states_have_no_serious_or_critical_accessibility_violations";
+    browser_test(TEST, |b| async move {
+        b.login("agent@acme.example").await;
+        b.goto(LISTING).await;
+        assert_eq!(b.page_status().await, 403);
+        check(&b, TEST, "forbidden_page").await;
+        b.goto("/settings/password").await;
+        check(&b, TEST, "agent_password_page").await;
+        // The 403 page has no header to sign out from: start afresh.
+        b.client.delete_all_cookies().await.expect("cookies cleared");
+
+        b.login("admin@globex.example").await;
+        b.goto(LISTING).await;
+        check(&b, TEST, "listing_empty").await;
+        b.goto("/channels/whatsapp/pools/new").await;
+        check(&b, TEST, "add_page_cannot_add").await;
+    })
+    .await;
+}

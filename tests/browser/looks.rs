@@ -1,0 +1,158 @@
+//! How the portal looks (issue 4, point 4): the listing and the Add page at
+//! 1280 and 375 px wide for a person to review, nothing scrolling sideways
+//! on a phone, a visible focus ring, badges that carry words.
+
+use serde_json::{Value as Json, json};
+
+use crate::browser::Browser;
+use crate::harness::{DESKTOP, browser_test};
+
+const LISTING: &str = "/channels/whatsapp/pools";
+const PHONE: (u32, u32) = (375, 812);
+
+/// How far the page is wider than the viewport, with the widest culprits.
+async fn sideways_overflow(b: &Browser) -> Json {
+    let script = r#"
+        const width = document.documentElement.clientWidth;
+        const wide = [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > width + 0.5)
+            .slice(0, 8)
+            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : '') + ' right=' + Math.round(e.getBoundingClientRect().right));
+        return { scrollWidth: document.documentElement.scrollWidth, clientWidth: width, wide };
+    "#;
+    b.js(script).await
+}
+
+async fn assert_no_sideways_scroll(b: &Browser, screen: &str) {
+    b.wait_for_load().await;
+    let report = sideways_overflow(b).await;
+    let scroll = report["scrollWidth"].as_u64().unwrap_or(u64::MAX);
+    assert!(scroll <= u64::from(PHONE.0), "{screen} scrolls sideways at {} px: {report}", PHONE.0);
+}
+
+/// Photographs the listing and the Add page at one width.
+async fn photograph(b: &Browser, test: &str, who: &str, width: u32, add_page: &str) {
+    b.goto(LISTING).await;
+    b.screenshot(&format!("{test}__{who}_listing_{width}")).await;
+    b.goto(add_page).await;
+    b.screenshot(&format!("{test}__{who}_add_page_{width}")).await;
+}
+
+#[tokio::test]
+async fn the_listing_and_the_add_page_are_photographed_at_1280_and_375_pixels_wide() {
+    const TEST: &str = "the_listing_and_the_add_page_are_photographed_at_1280_and_375_pixels_wide";
+    browser_test(TEST, |b| async move {
+        b.login("admin@acme.example").await;
+        for (width, height) in [DESKTOP, PHONE] {
+            b.set_viewport_width(width, height).await;
+            photograph(&b, TEST, "enterprise", width, "/channels/whatsapp/pools/new").await;
+        }
+        b.sign_out().await;
+        b.set_viewport_width(DESKTOP.0, DESKTOP.1).await;
+        b.login("admin@northwind.example").await;
+        let initech = b.app.enterprise_id("Initech Bank").await;
+        let add_page = format!("/channels/whatsapp/pools/new?enterprise_id={initech}");
+        for (width, height) in [DESKTOP, PHONE] {
+            b.set_viewport_width(width, height).await;
+            photograph(&b, TEST, "aggregator", width, &add_page).await;
+        }
+        // The final screen: the aggregator's listing on a phone.
+        b.goto(LISTING).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nothing_scrolls_sideways_at_375_pixels_wide() {
+    browser_test("nothing_scrolls_sideways_at_375_pixels_wide", |b| async move {
+        b.set_viewport_width(PHONE.0, PHONE.1).await;
+        b.goto("/login").await;
+        assert_no_sideways_scroll(&b, "the login page").await;
+
+        b.login("admin@acme.example").await;
+        let id = b.app.pool_id("Acme Support").await;
+        for (path, screen) in [
+            (LISTING.to_owned(), "the listing"),
+            ("/channels/whatsapp/pools/new".to_owned(), "the Add page"),
+            (format!("{LISTING}/{id}/edit"), "the Edit page"),
+            (format!("{LISTING}/{id}"), "the detail page"),
+            (format!("{LISTING}/{id}/deactivate"), "the confirmation page"),
+            ("/channels/whatsapp/numbers".to_owned(), "the Numbers page"),
+        ] {
+            b.goto(&path).await;
+            assert_no_sideways_scroll(&b, screen).await;
+        }
+        b.goto("/channels/whatsapp/pools/new").await;
+        b.find("#name").await.send_keys("Acme Support").await.unwrap();
+        b.click("#pool-form button[type=submit]").await;
+        b.find("#name-error").await;
+        assert_no_sideways_scroll(&b, "the Add page with errors").await;
+
+        b.client.delete_all_cookies().await.expect("cookies cleared");
+        b.login("admin@northwind.example").await;
+        b.goto(LISTING).await;
+        assert_no_sideways_scroll(&b, "the aggregator's listing").await;
+        let initech = b.app.enterprise_id("Initech Bank").await;
+        b.goto(&format!("/channels/whatsapp/pools/new?enterprise_id={initech}")).await;
+        assert_no_sideways_scroll(&b, "the aggregator's Add page").await;
+
+        b.client.delete_all_cookies().await.expect("cookies cleared");
+        b.login("agent@acme.example").await;
+        b.goto(LISTING).await;
+        assert_no_sideways_scroll(&b, "the 403 page").await;
+
+        b.client.delete_all_cookies().await.expect("cookies cleared");
+        b.login("admin@acme.example").await;
+        b.goto(LISTING).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_button_focused_with_the_keyboard_shows_a_focus_ring() {
+    browser_test("a_button_focused_with_the_keyboard_shows_a_focus_ring", |b| async move {
+        b.login("admin@acme.example").await;
+        b.goto(LISTING).await;
+        let ring = r#"
+            const s = getComputedStyle(document.activeElement);
+            return { outlineStyle: s.outlineStyle, outlineWidth: s.outlineWidth, outlineColor: s.outlineColor, boxShadow: s.boxShadow };
+        "#;
+        for target in [
+            ".page-actions a.button",
+            "form.filters button[type=submit]",
+            "button[role=switch][aria-label='Deactivate Acme Support']",
+            "a[aria-label='Edit Acme Support']",
+        ] {
+            b.tab_to(target, 40).await;
+            let style = b.js(ring).await;
+            assert_ne!(style["outlineStyle"], json!("none"), "{target} focused with Tab shows an outline: {style}");
+            assert_ne!(style["outlineWidth"], json!("0px"), "{target}'s outline has a width: {style}");
+        }
+        // The final screen shows the ring on the stencil link.
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn status_and_quality_badges_carry_words_as_well_as_colour() {
+    browser_test("status_and_quality_badges_carry_words_as_well_as_colour", |b| async move {
+        b.login("admin@northwind.example").await;
+        let acme = b.app.enterprise_id("Acme Retail").await;
+        let words = r#"return [...document.querySelectorAll('.badge')].map(e => e.innerText.trim())"#;
+        for path in [
+            LISTING.to_owned(),
+            format!("/channels/whatsapp/pools/new?enterprise_id={acme}"),
+            format!("/channels/whatsapp/numbers?enterprise_id={acme}"),
+            format!("{LISTING}/{}", b.app.pool_id("Acme Support").await),
+        ] {
+            b.goto(&path).await;
+            let badges = b.js(words).await;
+            let badges: Vec<&str> = badges.as_array().into_iter().flatten().filter_map(Json::as_str).collect();
+            assert!(!badges.is_empty(), "{path} shows badges");
+            assert!(badges.iter().all(|w| !w.is_empty()), "every badge on {path} has words: {badges:?}");
+        }
+        let quality = b.js(words).await.to_string();
+        assert!(quality.contains("GREEN"), "quality is written out: {quality}");
+    })
+    .await;
+}
