@@ -138,19 +138,33 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
     result.map_err(|e| anyhow::anyhow!("applying migrations failed: {e}"))
 }
 
+/// SQLite has one writer. The writers of this process queue here, in
+/// arrival order, rather than in SQLite's busy handler, which sleeps for
+/// milliseconds between tries; busy_timeout still covers other processes
+/// (the CLI) writing the same file.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `work` in one transaction that writes. On SQLite it begins
-/// IMMEDIATE, taking the write lock up front so two writers queue on
-/// busy_timeout instead of failing on lock upgrade; on PostgreSQL it is a
-/// plain READ COMMITTED transaction whose writes lock the rows they touch.
+/// IMMEDIATE, taking the write lock up front so two writers queue instead
+/// of failing on lock upgrade; on PostgreSQL it is a plain READ COMMITTED
+/// transaction whose writes lock the rows they touch. Transactions do not
+/// nest.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    match conn {
-        DbConnection::Sqlite(lite) => AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?,
-        DbConnection::Postgres(pg) => AnsiTransactionManager::begin_transaction(pg)?,
-    }
+    let _writer = match conn {
+        DbConnection::Sqlite(lite) => {
+            let writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+            Some(writer)
+        }
+        DbConnection::Postgres(pg) => {
+            AnsiTransactionManager::begin_transaction(pg)?;
+            None
+        }
+    };
     match work(conn) {
         Ok(value) => match commit(conn) {
             Ok(()) => Ok(value),

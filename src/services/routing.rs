@@ -211,19 +211,27 @@ pub fn plan(
         pointer: pool.rr_pointer,
     };
     let mut decision = routing::decide(&routing_pool, &members, &request);
-    // A send takes its turn at once: the pointer moves before the Graph call,
-    // and only from the value the decision read, so simultaneous sends on
-    // any instance take successive turns instead of all taking the same one.
-    if keys.is_some() && routing_pool.strategy.takes_turns() {
-        for _ in 0..TURN_RETRIES {
-            let Outcome::Send(order) = &decision.outcome else { break };
-            let Some(slot) = order.first().and_then(|n| members.iter().find(|m| m.number_id == *n)).map(|m| m.slot) else { break };
-            if store::take_turn(conn, pool.id, routing_pool.pointer, slot)? {
-                break;
+    // A send takes its turn and claims a new recipient before the Graph
+    // call, in one write: simultaneous sends on any instance take successive
+    // turns, and simultaneous first messages to one recipient agree on one
+    // member.
+    let mut holder = None;
+    if keys.is_some() {
+        let claimed = write_transaction(conn, |conn| {
+            take_turn(conn, pool.id, &mut routing_pool, &members, &request, &mut decision)?;
+            match (sticky, first_choice(&decision)) {
+                (None, Some(first)) => store::claim_sticky(conn, pool.id, &message.to, first).map(Some),
+                _ => Ok(None),
             }
-            routing_pool.pointer = store::current_pointer(conn, pool.id)?;
-            decision = routing::decide(&routing_pool, &members, &request);
-        }
+        });
+        holder = match claimed {
+            Ok(holder) => holder,
+            // Another instance claimed the recipient in between (PostgreSQL).
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                store::sticky(conn, pool.id, &message.to)?
+            }
+            Err(other) => return Err(other.into()),
+        };
     }
     let mut order = match &decision.outcome {
         Outcome::Send(order) => order.clone(),
@@ -231,14 +239,9 @@ pub fn plan(
         Outcome::NoEligibleMember => return Ok(Planned::Refused(Refusal::NoEligibleMember(decision))),
         Outcome::UnknownDepartment => return Ok(Planned::Refused(Refusal::UnknownDepartment)),
     };
-    // A send claims the recipient for its first choice at once, so that
-    // simultaneous first messages to one recipient agree on one member.
-    if let (Some(_), None, Some(first)) = (keys, sticky, order.first().copied()) {
-        let holder = store::claim_sticky(conn, pool.id, &message.to, first)?;
-        if let Some(pos) = order.iter().position(|n| *n == holder) {
-            let held = order.remove(pos);
-            order.insert(0, held);
-        }
+    if let Some(pos) = holder.and_then(|holder| order.iter().position(|n| *n == holder)) {
+        let held = order.remove(pos);
+        order.insert(0, held);
     }
     let eligible: Vec<i64> = members.iter().filter(|m| m.unavailable.is_none()).map(|m| m.number_id).collect();
     let mut targets = Vec::new();
@@ -272,6 +275,38 @@ pub fn plan(
         }
     }
     Ok(Planned::Send(Box::new(Plan { pool, targets, decision, members, eligible })))
+}
+
+fn first_choice(decision: &Decision) -> Option<i64> {
+    match &decision.outcome {
+        Outcome::Send(order) => order.first().copied(),
+        _ => None,
+    }
+}
+
+/// Moves the pool's pointer to the decided member's slot, only from the
+/// value the decision read; when another send moved it first, decides again
+/// from the new value.
+fn take_turn(
+    conn: &mut DbConnection,
+    pool_id: i64,
+    routing_pool: &mut routing::Pool,
+    members: &[Member],
+    request: &Request<'_>,
+    decision: &mut Decision,
+) -> diesel::QueryResult<()> {
+    if !routing_pool.strategy.takes_turns() {
+        return Ok(());
+    }
+    for _ in 0..TURN_RETRIES {
+        let Some(slot) = first_choice(decision).and_then(|n| members.iter().find(|m| m.number_id == n)).map(|m| m.slot) else { break };
+        if store::take_turn(conn, pool_id, routing_pool.pointer, slot)? {
+            break;
+        }
+        routing_pool.pointer = store::current_pointer(conn, pool_id)?;
+        *decision = routing::decide(routing_pool, members, request);
+    }
+    Ok(())
 }
 
 /// One try at one member.

@@ -95,8 +95,12 @@ pub fn sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str) -> QueryRe
 }
 
 pub fn set_sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str, number_id: i64) -> QueryResult<()> {
-    diesel::delete(sticky_senders::table.filter(sticky_senders::pool_id.eq(pool_id)).filter(sticky_senders::recipient.eq(recipient)))
+    let moved = diesel::update(sticky_senders::table.filter(sticky_senders::pool_id.eq(pool_id)).filter(sticky_senders::recipient.eq(recipient)))
+        .set((sticky_senders::number_id.eq(number_id), sticky_senders::updated_at.eq(super::now())))
         .execute(conn)?;
+    if moved > 0 {
+        return Ok(());
+    }
     diesel::insert_into(sticky_senders::table)
         .values((
             sticky_senders::pool_id.eq(pool_id),
@@ -291,22 +295,21 @@ pub fn recent_failures(conn: &mut DbConnection, pool_id: i64, limit: i64) -> Que
         .load(conn)
 }
 
-/// Makes `number_id` the recipient's sticky sender unless another request
-/// got there first; returns the member that holds the recipient.
+/// Makes `number_id` the recipient's sticky sender unless a send got there
+/// first; returns the member that holds the recipient. Inside a write
+/// transaction; on PostgreSQL a simultaneous claim from another instance
+/// surfaces as a unique violation.
 pub fn claim_sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str, number_id: i64) -> QueryResult<i64> {
-    let inserted = diesel::insert_into(sticky_senders::table)
+    if let Some(holder) = sticky(conn, pool_id, recipient)? {
+        return Ok(holder);
+    }
+    diesel::insert_into(sticky_senders::table)
         .values((
             sticky_senders::pool_id.eq(pool_id),
             sticky_senders::recipient.eq(recipient),
             sticky_senders::number_id.eq(number_id),
             sticky_senders::updated_at.eq(super::now()),
         ))
-        .execute(conn);
-    match inserted {
-        Ok(_) => Ok(number_id),
-        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            Ok(sticky(conn, pool_id, recipient)?.unwrap_or(number_id))
-        }
-        Err(other) => Err(other),
-    }
+        .execute(conn)
+        .map(|_| number_id)
 }
