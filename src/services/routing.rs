@@ -131,6 +131,16 @@ pub struct Plan {
     pub decision: Decision,
     pub members: Vec<Member>,
     pub eligible: Vec<i64>,
+    /// The round robin turn this send took before the Graph call, if any.
+    pub turn: Option<Turn>,
+}
+
+/// A move of the pool's pointer: a failed send gives it back, a send that
+/// failed over hands it on to the member that served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    pub from: i32,
+    pub to: i32,
 }
 
 pub enum Planned {
@@ -216,16 +226,21 @@ pub fn plan(
     // turns, and simultaneous first messages to one recipient agree on one
     // member.
     let mut holder = None;
+    let mut turn = None;
     if keys.is_some() {
         let claimed = write_transaction(conn, |conn| {
-            take_turn(conn, pool.id, &mut routing_pool, &members, &request, &mut decision)?;
-            match (sticky, first_choice(&decision)) {
-                (None, Some(first)) => store::claim_sticky(conn, pool.id, &message.to, first).map(Some),
-                _ => Ok(None),
-            }
+            let taken = take_turn(conn, pool.id, &mut routing_pool, &members, &request, &mut decision)?;
+            let claimed = match (sticky, first_choice(&decision)) {
+                (None, Some(first)) => Some(store::claim_sticky(conn, pool.id, &message.to, first)?),
+                _ => None,
+            };
+            Ok((taken, claimed))
         });
         holder = match claimed {
-            Ok(holder) => holder,
+            Ok((taken, claimed)) => {
+                turn = taken;
+                claimed
+            }
             // Another instance claimed the recipient in between (PostgreSQL).
             Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
                 store::sticky(conn, pool.id, &message.to)?
@@ -274,7 +289,7 @@ pub fn plan(
             });
         }
     }
-    Ok(Planned::Send(Box::new(Plan { pool, targets, decision, members, eligible })))
+    Ok(Planned::Send(Box::new(Plan { pool, targets, decision, members, eligible, turn })))
 }
 
 fn first_choice(decision: &Decision) -> Option<i64> {
@@ -286,7 +301,7 @@ fn first_choice(decision: &Decision) -> Option<i64> {
 
 /// Moves the pool's pointer to the decided member's slot, only from the
 /// value the decision read; when another send moved it first, decides again
-/// from the new value.
+/// from the new value. Returns the move made, if any.
 fn take_turn(
     conn: &mut DbConnection,
     pool_id: i64,
@@ -294,17 +309,30 @@ fn take_turn(
     members: &[Member],
     request: &Request<'_>,
     decision: &mut Decision,
-) -> diesel::QueryResult<()> {
+) -> diesel::QueryResult<Option<Turn>> {
     if !routing_pool.strategy.takes_turns() {
-        return Ok(());
+        return Ok(None);
     }
     for _ in 0..TURN_RETRIES {
         let Some(slot) = first_choice(decision).and_then(|n| members.iter().find(|m| m.number_id == n)).map(|m| m.slot) else { break };
         if store::take_turn(conn, pool_id, routing_pool.pointer, slot)? {
-            break;
+            return Ok(Some(Turn { from: routing_pool.pointer, to: slot }));
         }
         routing_pool.pointer = store::current_pointer(conn, pool_id)?;
         *decision = routing::decide(routing_pool, members, request);
+    }
+    Ok(None)
+}
+
+/// Settles the turn taken before the Graph call so that the pointer ends
+/// where a successful send leaves it: on the member that served, or back
+/// where it was when no member did. A later send that moved the pointer in
+/// between wins; its own turn stands.
+fn settle_turn(conn: &mut DbConnection, pool_id: i64, turn: Option<Turn>, served_slot: Option<i32>) -> diesel::QueryResult<()> {
+    let Some(turn) = turn else { return Ok(()) };
+    let settled = served_slot.unwrap_or(turn.from);
+    if settled != turn.to {
+        store::take_turn(conn, pool_id, turn.to, settled)?;
     }
     Ok(())
 }
@@ -354,6 +382,7 @@ pub fn record(
         }
         let (status, number_id, wamid, error_code) = match end {
             SendEnd::Sent { target, wamid } => {
+                settle_turn(conn, plan.pool.id, plan.turn, Some(target.slot))?;
                 store::record_success(conn, plan.pool.id, target.number_id)?;
                 if Strategy::parse(&plan.pool.strategy) == Some(Strategy::Weighted) {
                     for (number_id, weight) in routing::weighted_after(&plan.members, &plan.eligible, target.number_id) {
@@ -364,7 +393,10 @@ pub fn record(
                 ("sent", Some(target.number_id), Some(wamid.as_str()), None)
             }
             // A failure belongs to the member that tried last.
-            SendEnd::Failed { error_code, .. } => ("failed", attempts.last().map(|a| a.number_id), None, *error_code),
+            SendEnd::Failed { error_code, .. } => {
+                settle_turn(conn, plan.pool.id, plan.turn, None)?;
+                ("failed", attempts.last().map(|a| a.number_id), None, *error_code)
+            }
         };
         let id = store::insert_message(
             conn,

@@ -131,7 +131,6 @@ pub fn open_window(conn: &mut DbConnection, number_id: i64, recipient: &str, exp
         .map(|_| ())
 }
 
-/// After a successful send: the pointer, the chosen member's last use.
 /// Moves the pool's round robin pointer from `expected` to `slot` only if no
 /// other send moved it first; false means the caller decided on a stale turn.
 pub fn take_turn(conn: &mut DbConnection, pool_id: i64, expected: i32, slot: i32) -> QueryResult<bool> {

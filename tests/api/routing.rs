@@ -152,6 +152,45 @@ async fn a_recipient_error_is_not_retried() {
 }
 
 #[tokio::test]
+async fn the_round_robin_pointer_moves_only_after_a_successful_send() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    let pointer = || app.with_db(move |c| pools::table.find(pool).select(pools::rr_pointer).first::<i32>(c).unwrap());
+    let slot_of = |phone_number_id: &'static str| {
+        app.with_db(move |c| {
+            pool_members::table
+                .inner_join(wabapool::db::schema::numbers::table)
+                .filter(pool_members::pool_id.eq(pool))
+                .filter(wabapool::db::schema::numbers::phone_number_id.eq(phone_number_id))
+                .select(pool_members::slot)
+                .first::<i32>(c)
+                .unwrap()
+        })
+    };
+    let before = pointer().await;
+
+    // A send that no member delivered leaves the turn where it was.
+    app.sandbox_failure(json!({ "recipient": "447700900071", "code": 131026 })).await;
+    let (status, _) = app.send(&key, pool, template("447700900071"), None).await;
+    assert_eq!(status, 422);
+    assert_eq!(pointer().await, before, "a failed send does not move the pointer");
+
+    // A send that failed over leaves the pointer on the member that served it.
+    let (status, first) = app.send(&key, pool, template("447700900072"), None).await;
+    assert_eq!(status, 201, "{first}");
+    let first_used = if first["phone_number_id"] == ACME_SUPPORT[0] { ACME_SUPPORT[0] } else { ACME_SUPPORT[1] };
+    let other = if first_used == ACME_SUPPORT[0] { ACME_SUPPORT[1] } else { ACME_SUPPORT[0] };
+    assert_eq!(pointer().await, slot_of(first_used).await);
+    app.sandbox_failure(json!({ "phone_number_id": other, "code": 130429, "times": 1 })).await;
+    let (status, body) = app.send(&key, pool, template("447700900073"), None).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["attempts"].as_array().unwrap().len(), 2, "the next member in turn was tried first: {body}");
+    assert_eq!(body["phone_number_id"], first_used);
+    assert_eq!(pointer().await, slot_of(first_used).await, "the turn passed to the member that served");
+}
+
+#[tokio::test]
 async fn the_spam_limit_cools_the_member_down_without_resending() {
     let app = spawn_app().await;
     let key = app.acme_api_key().await;
