@@ -1,4 +1,7 @@
 //! WhatsApp numbers under WABAs.
+//!
+//! Joins to a number's pool are written flat (`numbers ⟕ pool_members ⟕ pools`):
+//! SQLite materialises a parenthesised left join and scans it once per row.
 
 use diesel::prelude::*;
 
@@ -132,7 +135,8 @@ pub struct CandidateRow {
 
 pub fn candidates(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<CandidateRow>> {
     numbers::table
-        .left_join(pool_members::table.left_join(pools::table))
+        .left_join(pool_members::table)
+        .left_join(pools::table.on(pools::id.eq(pool_members::pool_id)))
         .filter(numbers::id.eq_any(ids.to_vec()))
         .select((
             numbers::id,
@@ -157,7 +161,8 @@ pub struct NumberListRow {
 pub fn of_enterprise(conn: &mut DbConnection, enterprise_id: i64) -> QueryResult<Vec<NumberListRow>> {
     numbers::table
         .inner_join(wabas::table)
-        .left_join(pool_members::table.left_join(pools::table))
+        .left_join(pool_members::table)
+        .left_join(pools::table.on(pools::id.eq(pool_members::pool_id)))
         .filter(numbers::enterprise_id.eq(enterprise_id))
         .order((wabas::name.asc(), wabas::id.asc(), numbers::display_phone_number.asc()))
         .select((NumberRow::as_select(), wabas::name, pools::name.nullable()))
@@ -252,7 +257,8 @@ pub fn of_linked_wabas(conn: &mut DbConnection, enterprise_id: i64) -> QueryResu
     use crate::db::schema::waba_links;
     numbers::table
         .inner_join(wabas::table.inner_join(waba_links::table))
-        .left_join(pool_members::table.left_join(pools::table))
+        .left_join(pool_members::table)
+        .left_join(pools::table.on(pools::id.eq(pool_members::pool_id)))
         .filter(waba_links::enterprise_id.eq(enterprise_id))
         .order((wabas::name.asc(), wabas::id.asc(), numbers::display_phone_number.asc()))
         .select((NumberRow::as_select(), wabas::name, pools::name.nullable()))
