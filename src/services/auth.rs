@@ -1,12 +1,9 @@
 //! Signing in: a password check that costs the same for unknown emails,
 //! and an audit entry for every attempt (R10).
 
-use secrecy::SecretString;
-
 use super::{Actor, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{Role, Scope, UserId, throttle};
-use crate::security::password::PasswordHasher;
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::login_failures;
 use crate::store::orgs;
@@ -23,17 +20,28 @@ pub struct SignedIn {
     pub role: Role,
 }
 
-/// Checks an email and password, under the brute-force throttle (counted
-/// per account and per client address in the database, so across every
-/// instance). A throttled, locked, unknown or wrong attempt gets the same
-/// answer. Runs argon2 even when throttled: call it off the async workers.
-pub fn login(
-    conn: &mut DbConnection,
-    hasher: &PasswordHasher,
-    email: &str,
-    password: &SecretString,
+/// A sign-in between its two database visits: the throttle's verdict and
+/// the stored hash, read before the password is checked off the database.
+pub struct LoginAttempt {
+    email: String,
     client_ip: Option<String>,
-) -> Result<Option<SignedIn>, ServiceError> {
+    allowed: bool,
+    user: Option<UserRow>,
+}
+
+impl LoginAttempt {
+    /// The hash to check the typed password against; none for an unknown
+    /// email (the caller checks against the dummy hash, so timing tells nothing).
+    pub fn stored_hash(&self) -> Option<String> {
+        self.user.as_ref().map(|u| u.password_hash.clone())
+    }
+}
+
+/// First half of signing in: reads the brute-force throttle (counted per
+/// account and per client address in the database, so across every
+/// instance) and the account. The password is checked even when throttled,
+/// so that a throttled, locked, unknown or wrong attempt looks the same.
+pub fn begin_login(conn: &mut DbConnection, email: &str, client_ip: Option<String>) -> Result<LoginAttempt, ServiceError> {
     let email: String = email.trim().to_lowercase().chars().take(254).collect();
     let now = crate::store::now();
     let since = throttle::window_start(now);
@@ -45,8 +53,14 @@ pub fn login(
     let allowed = throttle::attempt_allowed(by_account.count, by_account.latest, now)
         && by_client.as_ref().is_none_or(|c| throttle::attempt_allowed(c.count, c.latest, now));
     let user = users::find_by_email(conn, &email)?;
-    // The hash is checked even when throttled, so timing tells nothing.
-    let verified = hasher.verify(user.as_ref().map(|u| u.password_hash.as_str()), password);
+    Ok(LoginAttempt { email, client_ip, allowed, user })
+}
+
+/// Second half: records the outcome of the password check (failures for
+/// the throttle, an audit entry either way) and says who signed in.
+pub fn finish_login(conn: &mut DbConnection, attempt: LoginAttempt, verified: bool) -> Result<Option<SignedIn>, ServiceError> {
+    let LoginAttempt { email, client_ip, allowed, user } = attempt;
+    let since = throttle::window_start(crate::store::now());
     let ok = allowed && verified && user.as_ref().is_some_and(|u| !u.disabled);
     let entry = NewAuditEntry {
         actor_user_id: user.as_ref().map(|u| u.id),

@@ -195,7 +195,7 @@ pub fn change_own_password(
 ) -> Result<i64, ServiceError> {
     let user = users::find(conn, actor.user_id.get())?.ok_or(ServiceError::NotFound)?;
     let mut errors = FieldErrors::default();
-    if !hasher.verify(Some(&user.password_hash), current) {
+    if !hasher.verify_blocking(Some(&user.password_hash), current) {
         errors.add("current_password", "That is not your current password.");
     }
     if let Err(problem) = password_policy::check(new.expose_secret(), &user.email) {

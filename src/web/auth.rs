@@ -10,7 +10,7 @@ use super::form::FormPost;
 use super::session::{CurrentUser, csrf_token, sign_in};
 use super::{AppState, htmx, render};
 use crate::error::AppError;
-use crate::services::auth::{LOGIN_FAILED, end_every_session, login};
+use crate::services::auth::{LOGIN_FAILED, begin_login, end_every_session, finish_login};
 
 pub const HOME: &str = "/channels/whatsapp/pools";
 
@@ -65,10 +65,13 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, session:
     let email: String = form.get("email").unwrap_or_default().chars().take(320).collect();
     let password = SecretString::from(form.get("password").unwrap_or_default().to_owned());
     let next = safe_next(form.get("next"));
-    let hasher = state.hasher.clone();
     let client_ip = super::client_ip(&req, &state.trusted_proxies);
     let typed = email.clone();
-    let signed_in = state.run(move |conn| Ok(login(conn, &hasher, &typed, &password, client_ip)?)).await?;
+    // Two database visits around the password check, so that no pooled
+    // connection waits on argon2.
+    let attempt = state.run(move |conn| Ok(begin_login(conn, &typed, client_ip)?)).await?;
+    let verified = state.hasher.verify(attempt.stored_hash(), password).await;
+    let signed_in = state.run(move |conn| Ok(finish_login(conn, attempt, verified)?)).await?;
     match signed_in {
         Some(user) => {
             sign_in(&session, &user)?;
