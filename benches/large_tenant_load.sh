@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Load test on the large-tenant dataset (issue 9), in one run on SQLite:
+#   1. `wabapool bench-data` fills a fresh database (1,000 enterprises,
+#      20,000 numbers, 5,000 pools by default) and the time it takes;
+#   2. cold start: from launching `wabapool serve` on it to /readyz answering 200;
+#   3. wrk against a static file, the pool listing (aggregator view over all
+#      its enterprises, page of 50, with and without a search), the Add Pool
+#      page, pool edit POSTs (each connection renames its own pool at its
+#      current version) and sign-ins (argon2id at OWASP parameters);
+#   4. the static file alone and again beside 16 concurrent sign-ins;
+#   5. the static file and the listing at half of their peak rate (wrk2-style
+#      pacing is not in Debian's wrk, so half the connections stand in);
+#   6. the server's resident memory after each target and its peak (VmHWM).
+# Results go to target/large-tenant-load.md; copy them into docs/PERFORMANCE.md.
+#
+#   bash benches/large_tenant_load.sh
+#   ENTERPRISES=200 DURATION=5s bash benches/large_tenant_load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-16}
+THREADS=${THREADS:-2}
+AGGREGATORS=${AGGREGATORS:-20}
+ENTERPRISES=${ENTERPRISES:-1000}
+NUMBERS=${NUMBERS:-20}
+POOLS=${POOLS:-5}
+PASSWORD=wabapool-demo
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+cargo build --release --quiet
+BIN=$PWD/target/release/wabapool
+OUT=target/large-tenant-load.md
+WORK=$(mktemp -d)
+DB=$WORK/large.sqlite3
+export WABAPOOL_DATA_DIR=$WORK/data WABAPOOL_LOG=warn
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+now() { date +%s.%N; }
+elapsed_ms() { python3 -c "import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) * 1000))" "$1" "$2"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+
+# ---------------------------------------------------------------- the dataset
+"$BIN" migrate --database-url "$DB" >/dev/null
+started=$(now)
+"$BIN" bench-data --database-url "$DB" --aggregators "$AGGREGATORS" --enterprises "$ENTERPRISES" \
+  --numbers-per-enterprise "$NUMBERS" --pools-per-enterprise "$POOLS" --password "$PASSWORD" >/dev/null
+fill_ms=$(elapsed_ms "$started" "$(now)")
+
+# ---------------------------------------------------------------- cold start
+port=$(free_port); base="http://127.0.0.1:$port"
+started=$(now)
+"$BIN" serve --bind "127.0.0.1:$port" --database-url "$DB" >"$WORK/serve.log" 2>&1 &
+pid=$!
+until curl -sf -o /dev/null "$base/readyz"; do
+  kill -0 "$pid" 2>/dev/null || { cat "$WORK/serve.log"; exit 1; }
+  sleep 0.005
+done
+cold_ms=$(elapsed_ms "$started" "$(now)")
+
+# ---------------------------------------------------------------- sign in
+JAR=$WORK/jar
+login_form() { # prints the pre-login cookie and CSRF token of a fresh /login visit
+  local jar=$1 token
+  token=$(curl -s -c "$jar" -b "$jar" "$base/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+  echo "$(grep wabapool_session "$jar" | awk '{print $6"="$7}') $token"
+}
+read -r _ token <<<"$(login_form "$JAR")"
+curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf_token=$token" --data-urlencode "email=admin@aggregator-1.bench" \
+  --data-urlencode "password=$PASSWORD" "$base/login"
+cookie=$(grep wabapool_session "$JAR" | awk '{print $6"="$7}')
+csrf=$(curl -s -b "$JAR" "$base/channels/whatsapp/pools" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+[ -n "$csrf" ] || { echo "could not sign in as admin@aggregator-1.bench"; exit 1; }
+
+# ---------------------------------------------------------------- wrk scripts
+# Sign-ins: one pre-login cookie and token replayed; the right password, so
+# every request runs a full argon2id verification.
+read -r login_cookie login_token <<<"$(login_form "$WORK/jar-login")"
+cat >"$WORK/login.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "$login_cookie"
+wrk.body = "csrf_token=$(urlencode "$login_token")&email=admin%40aggregator-2.bench&password=$PASSWORD"
+EOF
+
+# Pool edits: the first CONNECTIONS pools of aggregator 1, one per wrk thread
+# (one connection each, so the thread knows its pool's version).
+python3 - "$DB" "$CONNECTIONS" >"$WORK/pools.lua" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("""
+  SELECT p.id, p.name, p.version FROM pools p
+  JOIN enterprises e ON e.id = p.enterprise_id
+  JOIN users u ON u.aggregator_id = e.aggregator_id AND u.email = 'admin@aggregator-1.bench'
+  ORDER BY p.id LIMIT ?""", (int(sys.argv[2]),)).fetchall()
+print("pools = {")
+for pid, name, version in rows:
+    members = "&".join(f"phone_number_ids={n}" for (n,) in db.execute(
+        "SELECT number_id FROM pool_members WHERE pool_id = ? ORDER BY slot", (pid,)))
+    print(f'  {{ id = {pid}, name = "{name}", version = {version}, members = "{members}" }},')
+print("}")
+EOF
+cat >>"$WORK/pools.lua" <<EOF
+local next_index = 0
+function setup(thread)
+  next_index = next_index + 1
+  thread:set("index", next_index)
+end
+function init(args)
+  pool = pools[index]
+  version = pool.version
+  turn = 0
+end
+function request()
+  turn = 1 - turn
+  local name = pool.name .. (turn == 1 and " b" or "")
+  local body = "csrf_token=$(urlencode "$csrf")&version=" .. version .. "&name=" .. name:gsub(" ", "+") .. "&" .. pool.members
+  return wrk.format("POST", "/channels/whatsapp/pools/" .. pool.id,
+    { ["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = "$cookie" }, body)
+end
+function response(status, headers, body)
+  if status == 303 then version = version + 1 end
+end
+EOF
+
+# ---------------------------------------------------------------- measuring
+run_wrk() { # threads connections extra-args... ; prints wrk's report
+  local t=$1 c=$2; shift 2
+  wrk -t"$t" -c"$c" -d"$DURATION" --latency "$@"
+}
+row() { # label report
+  local rps p50 p99 non2xx socket rss
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$2")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$2")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$2")
+  non2xx=$(awk '/Non-2xx or 3xx responses/ {print $5}' <<<"$2")
+  socket=$(awk '/Socket errors/ {sub(/^ *Socket errors: */, ""); print}' <<<"$2")
+  rss=$(awk '/VmRSS/ {printf "%d MiB", $2 / 1024}' "/proc/$pid/status")
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}${socket:+; $socket}" "$rss" | tee -a "$OUT"
+}
+
+listing="$base/channels/whatsapp/pools"
+{
+  echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, SQLite; wrk -t$THREADS -c$CONNECTIONS -d$DURATION on the same machine."
+  echo
+  echo "Dataset: $AGGREGATORS aggregators, $ENTERPRISES enterprises, $((ENTERPRISES * NUMBERS)) numbers, $((ENTERPRISES * POOLS)) pools; bench-data took ${fill_ms} ms."
+  echo "Cold start of \`wabapool serve\` on it, launch to /readyz 200: ${cold_ms} ms."
+  echo
+  echo "| target | requests/s | median | p99 | errors | server RSS after |"
+  echo "|---|---|---|---|---|---|"
+} >"$OUT"
+row "static file /static/css/app.css" "$(run_wrk "$THREADS" "$CONNECTIONS" "$base/static/css/app.css")"
+row "listing, aggregator view (page 1 of 50 over its enterprises)" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing")"
+row "listing, aggregator view, search q=Pool 03" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing?q=Pool+03")"
+row "listing, aggregator view, page 20" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing?page=20")"
+row "Add Pool page" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing/new")"
+row "pool edit POSTs ($CONNECTIONS pools, one connection each)" "$(run_wrk "$CONNECTIONS" "$CONNECTIONS" -s "$WORK/pools.lua" "$base")"
+row "sign-ins (argon2id), 16 concurrent" "$(run_wrk 2 16 -s "$WORK/login.lua" "$base/login")"
+half=$((CONNECTIONS / 2))
+row "static file, $half connections (half load)" "$(run_wrk "$THREADS" "$half" "$base/static/css/app.css")"
+run_wrk 2 16 -s "$WORK/login.lua" "$base/login" >"$WORK/logins-beside.txt" &
+logins=$!
+sleep 0.5
+row "static file, $half connections, beside 16 concurrent sign-ins" "$(run_wrk "$THREADS" "$half" "$base/static/css/app.css")"
+wait "$logins"
+row "(the sign-ins running beside it)" "$(cat "$WORK/logins-beside.txt")"
+row "listing, aggregator view, $half connections (half load)" "$(run_wrk "$THREADS" "$half" -H "Cookie: $cookie" "$listing")"
+peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+{
+  echo
+  echo "Peak resident memory of the server (VmHWM) after the run: $((peak_kib / 1024)) MiB."
+} | tee -a "$OUT"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+echo; cat "$OUT"
