@@ -376,7 +376,7 @@ fn check_name(
 }
 
 fn member_displays(conn: &mut DbConnection, pool_id: i64) -> Result<Vec<String>, ServiceError> {
-    Ok(pools::members_of(conn, &[pool_id])?.into_iter().map(|m| m.display_phone_number).collect())
+    Ok(pools::member_displays(conn, pool_id)?)
 }
 
 fn audit_entry(actor: &Actor, enterprise_id: i64, action: &'static str, pool_id: i64) -> NewAuditEntry {

@@ -41,7 +41,7 @@ pub fn insert(conn: &mut DbConnection, pool: &NewPool<'_>) -> QueryResult<i64> {
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<PoolRow>> {
-    pools::table.find(id).select(PoolRow::as_select()).first(conn).optional()
+    pools::table.find(id).select(PoolRow::as_select()).get_result(conn).optional()
 }
 
 /// Whether another pool of the enterprise already has this name key (R7).
@@ -72,6 +72,17 @@ pub fn set_active(conn: &mut DbConnection, id: i64, active: bool) -> QueryResult
 }
 
 /// The member numbers and their slots.
+/// The display numbers of one pool's members in slot order: one fixed
+/// statement, so the connection's statement cache keeps it prepared.
+pub fn member_displays(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec<String>> {
+    pool_members::table
+        .inner_join(numbers::table)
+        .filter(pool_members::pool_id.eq(pool_id))
+        .order(pool_members::slot.asc())
+        .select(numbers::display_phone_number)
+        .load(conn)
+}
+
 pub fn member_slots(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec<(i64, i32)>> {
     pool_members::table
         .filter(pool_members::pool_id.eq(pool_id))
@@ -198,5 +209,5 @@ pub fn members_of(conn: &mut DbConnection, pool_ids: &[i64]) -> QueryResult<Vec<
 
 /// The pool a number sits in, if any (R6: at most one).
 pub fn pool_of_number(conn: &mut DbConnection, number_id: i64) -> QueryResult<Option<i64>> {
-    pool_members::table.filter(pool_members::number_id.eq(number_id)).select(pool_members::pool_id).first(conn).optional()
+    pool_members::table.filter(pool_members::number_id.eq(number_id)).select(pool_members::pool_id).get_result(conn).optional()
 }
