@@ -40,7 +40,7 @@ pub fn of_enterprises(conn: &mut DbConnection, enterprise_ids: &[i64]) -> QueryR
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<ApiKeyRow>> {
-    api_keys::table.find(id).select(ApiKeyRow::as_select()).first(conn).optional()
+    api_keys::table.find(id).select(ApiKeyRow::as_select()).get_result(conn).optional()
 }
 
 /// A key that is not revoked, by its hash.
@@ -49,7 +49,7 @@ pub fn find_active_by_hash(conn: &mut DbConnection, key_hash: &str) -> QueryResu
         .filter(api_keys::key_hash.eq(key_hash))
         .filter(api_keys::revoked_at.is_null())
         .select(ApiKeyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

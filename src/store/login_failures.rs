@@ -14,14 +14,14 @@ pub struct FailureCount {
 pub fn for_email(conn: &mut DbConnection, email_key: &str, since: chrono::NaiveDateTime) -> QueryResult<FailureCount> {
     let rows = login_failures::table.filter(login_failures::email_key.eq(email_key)).filter(login_failures::occurred_at.gt(since));
     let count = rows.count().get_result(conn)?;
-    let latest = rows.select(diesel::dsl::max(login_failures::occurred_at)).first(conn)?;
+    let latest = rows.select(diesel::dsl::max(login_failures::occurred_at)).get_result(conn)?;
     Ok(FailureCount { count, latest })
 }
 
 pub fn for_client(conn: &mut DbConnection, client_ip: &str, since: chrono::NaiveDateTime) -> QueryResult<FailureCount> {
     let rows = login_failures::table.filter(login_failures::client_ip.eq(client_ip)).filter(login_failures::occurred_at.gt(since));
     let count = rows.count().get_result(conn)?;
-    let latest = rows.select(diesel::dsl::max(login_failures::occurred_at)).first(conn)?;
+    let latest = rows.select(diesel::dsl::max(login_failures::occurred_at)).get_result(conn)?;
     Ok(FailureCount { count, latest })
 }
 

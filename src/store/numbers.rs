@@ -170,11 +170,11 @@ pub fn of_enterprise(conn: &mut DbConnection, enterprise_id: i64) -> QueryResult
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<NumberRow>> {
-    numbers::table.find(id).select(NumberRow::as_select()).first(conn).optional()
+    numbers::table.find(id).select(NumberRow::as_select()).get_result(conn).optional()
 }
 
 pub fn find_by_phone_number_id(conn: &mut DbConnection, phone_number_id: &str) -> QueryResult<Option<NumberRow>> {
-    numbers::table.filter(numbers::phone_number_id.eq(phone_number_id)).select(NumberRow::as_select()).first(conn).optional()
+    numbers::table.filter(numbers::phone_number_id.eq(phone_number_id)).select(NumberRow::as_select()).get_result(conn).optional()
 }
 
 /// What Meta reports of a number.
@@ -280,7 +280,7 @@ pub fn activated_counts(conn: &mut DbConnection, enterprise_ids: &[i64]) -> Quer
 
 /// A WABA's number by the digits of its E.164 form (webhooks name numbers that way).
 pub fn find_in_waba_by_e164(conn: &mut DbConnection, waba_id: i64, e164: &str) -> QueryResult<Option<NumberRow>> {
-    numbers::table.filter(numbers::waba_id.eq(waba_id)).filter(numbers::e164.eq(e164)).select(NumberRow::as_select()).first(conn).optional()
+    numbers::table.filter(numbers::waba_id.eq(waba_id)).filter(numbers::e164.eq(e164)).select(NumberRow::as_select()).get_result(conn).optional()
 }
 
 /// Stores the health Meta reported for a number.

@@ -35,19 +35,19 @@ pub fn insert_enterprise(conn: &mut DbConnection, name: &str, aggregator_id: Opt
 }
 
 pub fn find_aggregator_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<AggregatorRow>> {
-    aggregators::table.filter(aggregators::name.eq(name)).select(AggregatorRow::as_select()).first(conn).optional()
+    aggregators::table.filter(aggregators::name.eq(name)).select(AggregatorRow::as_select()).get_result(conn).optional()
 }
 
 pub fn find_aggregator(conn: &mut DbConnection, id: i64) -> QueryResult<Option<AggregatorRow>> {
-    aggregators::table.find(id).select(AggregatorRow::as_select()).first(conn).optional()
+    aggregators::table.find(id).select(AggregatorRow::as_select()).get_result(conn).optional()
 }
 
 pub fn find_enterprise_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<EnterpriseRow>> {
-    enterprises::table.filter(enterprises::name.eq(name)).select(EnterpriseRow::as_select()).first(conn).optional()
+    enterprises::table.filter(enterprises::name.eq(name)).select(EnterpriseRow::as_select()).get_result(conn).optional()
 }
 
 pub fn find_enterprise(conn: &mut DbConnection, id: i64) -> QueryResult<Option<EnterpriseRow>> {
-    enterprises::table.find(id).select(EnterpriseRow::as_select()).first(conn).optional()
+    enterprises::table.find(id).select(EnterpriseRow::as_select()).get_result(conn).optional()
 }
 
 /// An aggregator's enterprises, by name.

@@ -21,7 +21,7 @@ pub fn pool(conn: &mut DbConnection, id: i64) -> QueryResult<Option<PoolRouting>
     pools::table
         .find(id)
         .select((pools::id, pools::enterprise_id, pools::name, pools::active, pools::strategy, pools::strict_routing, pools::rr_pointer))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -90,7 +90,7 @@ pub fn sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str) -> QueryRe
         .filter(sticky_senders::pool_id.eq(pool_id))
         .filter(sticky_senders::recipient.eq(recipient))
         .select(sticky_senders::number_id)
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -149,7 +149,7 @@ pub fn lock_pool(conn: &mut DbConnection, pool_id: i64) -> QueryResult<()> {
 }
 
 pub fn current_pointer(conn: &mut DbConnection, pool_id: i64) -> QueryResult<i32> {
-    pools::table.find(pool_id).select(pools::rr_pointer).first(conn)
+    pools::table.find(pool_id).select(pools::rr_pointer).get_result(conn)
 }
 
 pub fn record_success(conn: &mut DbConnection, pool_id: i64, number_id: i64) -> QueryResult<()> {
@@ -225,7 +225,7 @@ pub fn idempotent_answer(conn: &mut DbConnection, enterprise_id: i64, key: &str)
         .filter(messages::enterprise_id.eq(enterprise_id))
         .filter(messages::idempotency_key.eq(key))
         .select(messages::response)
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

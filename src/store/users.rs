@@ -42,11 +42,11 @@ pub fn insert(conn: &mut DbConnection, user: &NewUser<'_>) -> QueryResult<i64> {
 
 /// Emails are stored lower-case; lookups lower-case their input too.
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
-    users::table.filter(users::email.eq(email.trim().to_lowercase())).select(UserRow::as_select()).first(conn).optional()
+    users::table.filter(users::email.eq(email.trim().to_lowercase())).select(UserRow::as_select()).get_result(conn).optional()
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<UserRow>> {
-    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+    users::table.find(id).select(UserRow::as_select()).get_result(conn).optional()
 }
 
 /// Moves a user to a new session epoch: every session of the old epoch,

@@ -56,11 +56,11 @@ pub fn of_enterprise(conn: &mut DbConnection, enterprise_id: i64) -> QueryResult
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<WabaRow>> {
-    wabas::table.find(id).select(WabaRow::as_select()).first(conn).optional()
+    wabas::table.find(id).select(WabaRow::as_select()).get_result(conn).optional()
 }
 
 pub fn find_by_meta_id(conn: &mut DbConnection, meta_waba_id: &str) -> QueryResult<Option<WabaRow>> {
-    wabas::table.filter(wabas::meta_waba_id.eq(meta_waba_id)).select(WabaRow::as_select()).first(conn).optional()
+    wabas::table.filter(wabas::meta_waba_id.eq(meta_waba_id)).select(WabaRow::as_select()).get_result(conn).optional()
 }
 
 /// Refreshes what Meta says of a WABA and marks it synced; a WABA that
@@ -97,7 +97,7 @@ pub fn find_link(conn: &mut DbConnection, waba_id: i64, enterprise_id: i64) -> Q
         .filter(waba_links::waba_id.eq(waba_id))
         .filter(waba_links::enterprise_id.eq(enterprise_id))
         .select(LinkRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
