@@ -75,16 +75,39 @@ csrf=$(curl -s -b "$JAR" "$base/channels/whatsapp/pools" | grep -o 'name="csrf_t
 # Sign-ins: one pre-login cookie and token replayed; the right password, so
 # every request runs a full argon2id verification.
 read -r login_cookie login_token <<<"$(login_form "$WORK/jar-login")"
-cat >"$WORK/login.lua" <<EOF
+# Both scripts count answers other than the expected 303 to the listing
+# (a sign-out, a refusal, a stale version) and report them as errors.
+cat >"$WORK/expect.lua" <<'EOF'
+local threads = {}
+function count_thread(thread) table.insert(threads, thread) end
+function expected(status, headers)
+  local location = headers["location"] or headers["Location"]
+  if status == 303 and location == "/channels/whatsapp/pools" then return true end
+  unexpected = (unexpected or 0) + 1
+  return false
+end
+function done(summary, latency, requests)
+  local n = 0
+  for _, thread in ipairs(threads) do n = n + (thread:get("unexpected") or 0) end
+  io.write(string.format("Unexpected answers: %d\n", n))
+end
+EOF
+{
+  cat "$WORK/expect.lua"
+  cat <<EOF
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Cookie"] = "$login_cookie"
 wrk.body = "csrf_token=$(urlencode "$login_token")&email=admin%40aggregator-2.bench&password=$PASSWORD"
+function setup(thread) count_thread(thread) end
+function response(status, headers, body) expected(status, headers) end
 EOF
+} >"$WORK/login.lua"
 
 # Pool edits: the first CONNECTIONS pools of aggregator 1, one per wrk thread
 # (one connection each, so the thread knows its pool's version).
-python3 - "$DB" "$CONNECTIONS" >"$WORK/pools.lua" <<'EOF'
+cp "$WORK/expect.lua" "$WORK/pools.lua"
+python3 - "$DB" "$CONNECTIONS" >>"$WORK/pools.lua" <<'EOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 rows = db.execute("""
@@ -104,6 +127,7 @@ local next_index = 0
 function setup(thread)
   next_index = next_index + 1
   thread:set("index", next_index)
+  count_thread(thread)
 end
 function init(args)
   pool = pools[index]
@@ -118,7 +142,7 @@ function request()
     { ["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = "$cookie" }, body)
 end
 function response(status, headers, body)
-  if status == 303 then version = version + 1 end
+  if expected(status, headers) then version = version + 1 end
 end
 EOF
 
@@ -132,7 +156,7 @@ row() { # label report
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$2")
   p50=$(awk '$1=="50%" {print $2}' <<<"$2")
   p99=$(awk '$1=="99%" {print $2}' <<<"$2")
-  non2xx=$(awk '/Non-2xx or 3xx responses/ {print $5}' <<<"$2")
+  non2xx=$(awk '/Non-2xx or 3xx responses/ {n += $5} /Unexpected answers/ {n += $3} END {print n + 0}' <<<"$2")
   socket=$(awk '/Socket errors/ {sub(/^ *Socket errors: */, ""); print}' <<<"$2")
   rss=$(awk '/VmRSS/ {printf "%d MiB", $2 / 1024}' "/proc/$pid/status")
   printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}${socket:+; $socket}" "$rss" | tee -a "$OUT"
