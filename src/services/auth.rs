@@ -24,6 +24,7 @@ pub struct SignedIn {
 /// the stored hash, read before the password is checked off the database.
 pub struct LoginAttempt {
     email: String,
+    since: chrono::NaiveDateTime,
     client_ip: Option<String>,
     allowed: bool,
     user: Option<UserRow>,
@@ -53,14 +54,13 @@ pub fn begin_login(conn: &mut DbConnection, email: &str, client_ip: Option<Strin
     let allowed = throttle::attempt_allowed(by_account.count, by_account.latest, now)
         && by_client.as_ref().is_none_or(|c| throttle::attempt_allowed(c.count, c.latest, now));
     let user = users::find_by_email(conn, &email)?;
-    Ok(LoginAttempt { email, client_ip, allowed, user })
+    Ok(LoginAttempt { email, since, client_ip, allowed, user })
 }
 
 /// Second half: records the outcome of the password check (failures for
 /// the throttle, an audit entry either way) and says who signed in.
 pub fn finish_login(conn: &mut DbConnection, attempt: LoginAttempt, verified: bool) -> Result<Option<SignedIn>, ServiceError> {
-    let LoginAttempt { email, client_ip, allowed, user } = attempt;
-    let since = throttle::window_start(crate::store::now());
+    let LoginAttempt { email, since, client_ip, allowed, user } = attempt;
     let ok = allowed && verified && user.as_ref().is_some_and(|u| !u.disabled);
     let entry = NewAuditEntry {
         actor_user_id: user.as_ref().map(|u| u.id),

@@ -286,7 +286,7 @@ pub struct EditPoolContext {
 pub fn edit_pool_context(conn: &mut DbConnection, actor: &Actor, id: PoolId) -> Result<EditPoolContext, ServiceError> {
     require_channel_admin(actor)?;
     let (pool, enterprise) = pool_in_scope(conn, actor, id)?;
-    let member_ids = pools::member_slots(conn, pool.id)?.into_iter().map(|(n, _)| n).collect();
+    let member_ids = pools::member_slots(conn, pool.id)?.into_iter().map(|m| m.number_id).collect();
     let form = form_context(conn, actor, Some(enterprise), Some(&pool))?;
     Ok(EditPoolContext { pool, member_ids, form })
 }
@@ -375,10 +375,6 @@ fn check_name(
     Ok(())
 }
 
-fn member_displays(conn: &mut DbConnection, pool_id: i64) -> Result<Vec<String>, ServiceError> {
-    Ok(pools::member_displays(conn, pool_id)?)
-}
-
 fn audit_entry(actor: &Actor, enterprise_id: i64, action: &'static str, pool_id: i64) -> NewAuditEntry {
     NewAuditEntry {
         actor_user_id: Some(actor.user_id.get()),
@@ -429,7 +425,7 @@ pub fn create_pool(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option
         members.sort_unstable();
         pools::insert_members(conn, &pool, &members).map_err(write_conflict)?;
         let mut entry = audit_entry(actor, enterprise.id, "pool.create", id);
-        entry.after = Some(json!({ "name": name.as_str(), "active": true, "numbers": member_displays(conn, id)? }));
+        entry.after = Some(json!({ "name": name.as_str(), "active": true, "numbers": pools::member_displays(conn, id)? }));
         audit::record(conn, &entry)?;
         Ok(PoolChanged { id, name: name.to_string() })
     })
@@ -446,7 +442,8 @@ pub fn update_pool(conn: &mut DbConnection, actor: &Actor, id: PoolId, version: 
         if version != pool.version {
             return Err(ServiceError::Stale);
         }
-        let current: Vec<NumberId> = pools::member_slots(conn, pool.id)?.into_iter().map(|(n, _)| NumberId(n)).collect();
+        let slots = pools::member_slots(conn, pool.id)?;
+        let current: Vec<NumberId> = slots.iter().map(|m| NumberId(m.number_id)).collect();
         let mut errors = FieldErrors::default();
         if let Ok(selection) = &draft.numbers {
             check_numbers(conn, &enterprise, Some(&pool), selection, &current, &mut errors)?;
@@ -467,7 +464,7 @@ pub fn update_pool(conn: &mut DbConnection, actor: &Actor, id: PoolId, version: 
         let (Ok(name), Ok(selection)) = (draft.name, draft.numbers) else {
             return Err(ServiceError::invalid("phone_number_ids", "Choose at least one number."));
         };
-        let before_numbers = member_displays(conn, pool.id)?;
+        let before_numbers: Vec<&str> = slots.iter().map(|m| m.display_phone_number.as_str()).collect();
         if !pools::update_if_current(conn, pool.id, version, name.as_str(), &name.key()).map_err(write_conflict)? {
             return Err(ServiceError::Stale);
         }
@@ -475,16 +472,16 @@ pub fn update_pool(conn: &mut DbConnection, actor: &Actor, id: PoolId, version: 
         pools::delete_members(conn, pool.id, &removed)?;
         let added: Vec<i64> = selection.ids().iter().filter(|n| !current.contains(n)).map(|n| n.get()).collect();
         if !added.is_empty() {
-            let taken: Vec<i32> = pools::member_slots(conn, pool.id)?.into_iter().map(|(_, s)| s).collect();
-            let slots =
+            let taken: Vec<i32> = slots.iter().filter(|m| !removed.contains(&m.number_id)).map(|m| m.slot).collect();
+            let free =
                 free_slots(&taken, added.len()).ok_or_else(|| ServiceError::invalid("phone_number_ids", "A WABA Pool holds at most 10 numbers."))?;
-            let mut members: Vec<(i64, i32)> = added.into_iter().zip(slots).collect();
+            let mut members: Vec<(i64, i32)> = added.into_iter().zip(free).collect();
             members.sort_unstable();
             pools::insert_members(conn, &pool, &members).map_err(write_conflict)?;
         }
         let mut entry = audit_entry(actor, enterprise.id, "pool.update", pool.id);
         entry.before = Some(json!({ "name": pool.name, "numbers": before_numbers, "version": pool.version }));
-        entry.after = Some(json!({ "name": name.as_str(), "numbers": member_displays(conn, pool.id)?, "version": version + 1 }));
+        entry.after = Some(json!({ "name": name.as_str(), "numbers": pools::member_displays(conn, pool.id)?, "version": version + 1 }));
         audit::record(conn, &entry)?;
         Ok(PoolChanged { id: pool.id, name: name.to_string() })
     })

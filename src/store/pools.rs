@@ -71,7 +71,6 @@ pub fn set_active(conn: &mut DbConnection, id: i64, active: bool) -> QueryResult
         .map(|_| ())
 }
 
-/// The member numbers and their slots.
 /// The display numbers of one pool's members in slot order: one fixed
 /// statement, so the connection's statement cache keeps it prepared.
 pub fn member_displays(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec<String>> {
@@ -83,11 +82,21 @@ pub fn member_displays(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec
         .load(conn)
 }
 
-pub fn member_slots(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec<(i64, i32)>> {
+/// A pool's member as an edit sees it.
+#[derive(Debug, Clone, Queryable)]
+pub struct MemberSlot {
+    pub number_id: i64,
+    pub slot: i32,
+    pub display_phone_number: String,
+}
+
+/// The member numbers, their slots and display numbers, in slot order.
+pub fn member_slots(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec<MemberSlot>> {
     pool_members::table
+        .inner_join(numbers::table)
         .filter(pool_members::pool_id.eq(pool_id))
         .order(pool_members::slot.asc())
-        .select((pool_members::number_id, pool_members::slot))
+        .select((pool_members::number_id, pool_members::slot, numbers::display_phone_number))
         .load(conn)
 }
 
