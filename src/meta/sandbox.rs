@@ -60,6 +60,7 @@ pub struct Failure {
 #[derive(Debug, Default)]
 struct State {
     fixture: Fixture,
+    index: Index,
     failures: Vec<Failure>,
     delay_ms: u64,
     /// A body to answer instead of JSON (to test unreadable answers).
@@ -68,6 +69,77 @@ struct State {
     /// Messages accepted, newest last (the last 10,000).
     sent: std::collections::VecDeque<serde_json::Value>,
     wamids: u64,
+}
+
+/// Where each WABA and number sits in the fixture: a send to one of 20,000
+/// numbers finds its WABA without scanning them all. Built when the fixture
+/// is loaded and kept up to date as WABAs and numbers are added.
+#[derive(Debug, Default)]
+struct Index {
+    /// WABA id → position in `fixture.wabas`.
+    wabas: HashMap<String, usize>,
+    /// Phone number id → position of its WABA in `fixture.wabas`.
+    numbers: HashMap<String, usize>,
+}
+
+impl State {
+    fn new(fixture: Fixture) -> Self {
+        let mut index = Index::default();
+        for (at, waba) in fixture.wabas.iter().enumerate() {
+            // The first WABA listing an id keeps it, as a scan in order would find.
+            index.wabas.entry(waba.id.clone()).or_insert(at);
+            for number in &waba.phone_numbers {
+                index.numbers.entry(number.id.clone()).or_insert(at);
+            }
+        }
+        Self { fixture, index, ..Self::default() }
+    }
+
+    fn waba(&self, id: &str) -> Option<&FixtureWaba> {
+        self.index.wabas.get(id).and_then(|&at| self.fixture.wabas.get(at))
+    }
+
+    fn waba_of_number(&self, phone_number_id: &str) -> Option<&FixtureWaba> {
+        self.index.numbers.get(phone_number_id).and_then(|&at| self.fixture.wabas.get(at))
+    }
+
+    fn number_mut(&mut self, phone_number_id: &str) -> Option<&mut PhoneNumberInfo> {
+        let at = *self.index.numbers.get(phone_number_id)?;
+        self.fixture.wabas.get_mut(at)?.phone_numbers.iter_mut().find(|n| n.id == phone_number_id)
+    }
+
+    /// Adds a WABA, or replaces the one with its id in place.
+    fn put_waba(&mut self, waba: FixtureWaba) {
+        let at = match self.index.wabas.get(&waba.id) {
+            Some(&at) => {
+                for number in &self.fixture.wabas[at].phone_numbers {
+                    if self.index.numbers.get(&number.id) == Some(&at) {
+                        self.index.numbers.remove(&number.id);
+                    }
+                }
+                self.fixture.wabas[at] = waba;
+                at
+            }
+            None => {
+                self.index.wabas.insert(waba.id.clone(), self.fixture.wabas.len());
+                self.fixture.wabas.push(waba);
+                self.fixture.wabas.len() - 1
+            }
+        };
+        for number in &self.fixture.wabas[at].phone_numbers {
+            self.index.numbers.insert(number.id.clone(), at);
+        }
+    }
+
+    /// Adds numbers to a known WABA; false when there is no such WABA.
+    fn add_numbers(&mut self, waba_id: &str, numbers: Vec<PhoneNumberInfo>) -> bool {
+        let Some(&at) = self.index.wabas.get(waba_id) else { return false };
+        for number in &numbers {
+            self.index.numbers.insert(number.id.clone(), at);
+        }
+        self.fixture.wabas[at].phone_numbers.extend(numbers);
+        true
+    }
 }
 
 /// How many accepted messages the sandbox remembers.
@@ -88,7 +160,7 @@ impl Sandbox {
         let listener = TcpListener::bind(bind)?;
         let port = listener.local_addr()?.port();
         let host = listener.local_addr()?.ip();
-        let state: Shared = Arc::new(Mutex::new(State { fixture, ..State::default() }));
+        let state: Shared = Arc::new(Mutex::new(State::new(fixture)));
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
@@ -181,10 +253,6 @@ async fn interfere(
     Some(meta_error(status, failure.code, "Sandbox failure"))
 }
 
-fn find_waba<'a>(state: &'a State, id: &str) -> Option<&'a FixtureWaba> {
-    state.fixture.wabas.iter().find(|w| w.id == id)
-}
-
 async fn object(req: HttpRequest, state: web::Data<Shared>, path: web::Path<(String, String)>) -> HttpResponse {
     let (_, id) = path.into_inner();
     let token = bearer(&req);
@@ -192,7 +260,7 @@ async fn object(req: HttpRequest, state: web::Data<Shared>, path: web::Path<(Str
         return response;
     }
     let Ok(s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
-    match find_waba(&s, &id) {
+    match s.waba(&id) {
         Some(waba) if token.as_deref() == Some(waba.access_token.as_str()) => HttpResponse::Ok().json(json!({
             "id": waba.id, "name": waba.name, "currency": "USD", "timezone_id": "1", "message_template_namespace": "sandbox_namespace"
         })),
@@ -214,7 +282,7 @@ async fn phone_numbers(req: HttpRequest, state: web::Data<Shared>, path: web::Pa
         return response;
     }
     let Ok(s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
-    let Some(waba) = find_waba(&s, &waba_id) else {
+    let Some(waba) = s.waba(&waba_id) else {
         return meta_error(400, 100, "Unsupported get request. Object does not exist or cannot be loaded.");
     };
     if token.as_deref() != Some(waba.access_token.as_str()) {
@@ -281,7 +349,7 @@ async fn calls(state: web::Data<Shared>) -> HttpResponse {
 async fn update_number(state: web::Data<Shared>, path: web::Path<String>, changes: web::Json<HashMap<String, String>>) -> HttpResponse {
     let id = path.into_inner();
     let Ok(mut s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
-    let Some(number) = s.fixture.wabas.iter_mut().flat_map(|w| w.phone_numbers.iter_mut()).find(|n| n.id == id) else {
+    let Some(number) = s.number_mut(&id) else {
         return HttpResponse::NotFound().finish();
     };
     for (field, value) in changes.into_inner() {
@@ -308,7 +376,7 @@ async fn send_message(req: HttpRequest, state: web::Data<Shared>, path: web::Pat
     let to = message["to"].as_str().unwrap_or_default().to_owned();
     let (waba_id, expected_token) = {
         let Ok(s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
-        match s.fixture.wabas.iter().find(|w| w.phone_numbers.iter().any(|n| n.id == number_id)) {
+        match s.waba_of_number(&number_id) {
             Some(waba) => (waba.id.clone(), waba.access_token.clone()),
             None => return meta_error(400, 100, "Unsupported post request. Object does not exist or cannot be loaded."),
         }
@@ -368,9 +436,7 @@ async fn post_webhook(delivery: web::Json<WebhookDelivery>) -> HttpResponse {
 /// Adds (or replaces) a WABA.
 async fn add_waba(state: web::Data<Shared>, waba: web::Json<FixtureWaba>) -> HttpResponse {
     let Ok(mut s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
-    let waba = waba.into_inner();
-    s.fixture.wabas.retain(|w| w.id != waba.id);
-    s.fixture.wabas.push(waba);
+    s.put_waba(waba.into_inner());
     HttpResponse::NoContent().finish()
 }
 
@@ -378,11 +444,56 @@ async fn add_waba(state: web::Data<Shared>, waba: web::Json<FixtureWaba>) -> Htt
 async fn add_numbers(state: web::Data<Shared>, path: web::Path<String>, numbers: web::Json<Vec<PhoneNumberInfo>>) -> HttpResponse {
     let id = path.into_inner();
     let Ok(mut s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
-    match s.fixture.wabas.iter_mut().find(|w| w.id == id) {
-        Some(waba) => {
-            waba.phone_numbers.extend(numbers.into_inner());
-            HttpResponse::NoContent().finish()
+    if s.add_numbers(&id, numbers.into_inner()) { HttpResponse::NoContent().finish() } else { HttpResponse::NotFound().finish() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(id: &str) -> PhoneNumberInfo {
+        PhoneNumberInfo {
+            id: id.to_owned(),
+            display_phone_number: format!("+{id}"),
+            verified_name: None,
+            status: None,
+            quality_rating: None,
+            code_verification_status: None,
+            messaging_limit_tier: None,
+            throughput: None,
         }
-        None => HttpResponse::NotFound().finish(),
+    }
+
+    fn waba(id: &str, numbers: &[&str]) -> FixtureWaba {
+        FixtureWaba {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            access_token: format!("token-{id}"),
+            phone_numbers: numbers.iter().map(|n| number(n)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_number_of_the_fixture_leads_to_its_waba() {
+        let state = State::new(Fixture { wabas: vec![waba("1", &["11", "12"]), waba("2", &["21"])] });
+        assert_eq!(state.waba_of_number("12").map(|w| w.id.as_str()), Some("1"));
+        assert_eq!(state.waba_of_number("21").map(|w| w.id.as_str()), Some("2"));
+        assert!(state.waba_of_number("99").is_none());
+    }
+
+    #[test]
+    fn a_replaced_waba_forgets_its_old_numbers_and_added_numbers_are_found() {
+        let mut state = State::new(Fixture { wabas: vec![waba("1", &["11", "12"]), waba("2", &["21"])] });
+        state.put_waba(waba("1", &["13"]));
+        state.put_waba(waba("3", &["31"]));
+        assert!(state.add_numbers("2", vec![number("22")]));
+        assert!(!state.add_numbers("9", vec![number("91")]));
+
+        assert!(state.waba_of_number("11").is_none());
+        assert_eq!(state.waba_of_number("13").map(|w| w.id.as_str()), Some("1"));
+        assert_eq!(state.waba_of_number("22").map(|w| w.id.as_str()), Some("2"));
+        assert_eq!(state.waba_of_number("31").map(|w| w.id.as_str()), Some("3"));
+        assert!(state.waba_of_number("91").is_none());
+        assert_eq!(state.fixture.wabas.len(), 3);
     }
 }
