@@ -61,6 +61,13 @@ struct BenchDataArgs {
     /// Password of the generated users.
     #[arg(long, default_value = demo::DEFAULT_PASSWORD)]
     password: String,
+    /// Also write the Graph API sandbox fixture (`wabapool sandbox --fixture
+    /// FILE`) of the dataset's WABAs, numbers and access tokens (mode 0600).
+    #[arg(long)]
+    sandbox_fixture: Option<std::path::PathBuf>,
+    /// Also create an API key for the first enterprise and print it.
+    #[arg(long)]
+    api_key: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,7 +179,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::BenchData(args) => {
-            let settings = Settings::load(Overrides { database_url: args.database.database_url, demo: true, ..Overrides::default() })?;
+            // The data directory's own key seals the WABA tokens, so that
+            // `serve` on the same directory opens them.
+            let settings = Settings::load(Overrides { database_url: args.database.database_url, ..Overrides::default() })?;
             let shape = crate::bench_data::Shape {
                 aggregators: args.aggregators,
                 enterprises: args.enterprises,
@@ -180,20 +189,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 pools_per_enterprise: args.pools_per_enterprise,
             };
             let password = SecretString::from(args.password);
+            let keys = settings.secret_keys.clone();
+            let api_key = args.api_key;
+            // Opened first, so that a path that cannot be written leaves the database empty.
+            let fixture = match &args.sandbox_fixture {
+                Some(path) => Some((path, create_private_file(path).with_context(|| format!("creating {}", path.display()))?)),
+                None => None,
+            };
             let started = std::time::Instant::now();
-            let written = with_connection(&settings, move |conn| {
+            let (written, key) = with_connection(&settings, move |conn| {
                 anyhow::ensure!(orgs::is_empty(conn)?, "bench-data fills an empty database; this one holds data");
-                crate::bench_data::fill(conn, shape, &password).map_err(explain)
+                let written = crate::bench_data::fill(conn, shape, &password, &keys).map_err(explain)?;
+                let key = if api_key { Some(crate::bench_data::create_send_key(conn, &written).map_err(explain)?) } else { None };
+                Ok((written, key))
             })
             .await?;
+            let elapsed = started.elapsed();
+            if let Some((path, file)) = &fixture {
+                let mut out = std::io::BufWriter::new(file);
+                serde_json::to_writer(&mut out, &written.sandbox)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| std::io::Write::flush(&mut out))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             println!(
                 "wrote {} enterprises, {} numbers, {} pools ({} members) in {:.2} s; sign in as admin@aggregator-1.bench",
                 written.enterprises,
                 written.numbers,
                 written.pools,
                 written.members,
-                started.elapsed().as_secs_f64()
+                elapsed.as_secs_f64()
             );
+            if let Some((path, _)) = &fixture {
+                println!("sandbox fixture of {} WABAs written to {}", written.sandbox.wabas.len(), path.display());
+            }
+            if let Some(key) = key {
+                match written.send_pool_id {
+                    Some(pool) => println!("send through pool {pool} of enterprise {} with API key {key}", written.first_enterprise_id),
+                    None => println!("API key of enterprise {} (it has no pools): {key}", written.first_enterprise_id),
+                }
+            }
             Ok(())
         }
         Command::Keys(KeysCommand::New) => {
@@ -232,6 +267,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Creates (or empties) a file only its owner can read: a sandbox fixture holds access tokens.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 fn explain(error: ServiceError) -> anyhow::Error {

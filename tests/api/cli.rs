@@ -171,3 +171,88 @@ fn bench_data_fills_an_empty_database_with_the_shape_asked_for_and_refuses_a_ful
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("empty database"));
 }
+
+#[test]
+fn bench_data_writes_the_sandbox_fixture_its_links_open_to_and_prints_an_api_key_that_authenticates() {
+    use base64::Engine as _;
+    use diesel::prelude::*;
+    use secrecy::ExposeSecret as _;
+    use std::collections::{BTreeMap, BTreeSet};
+    use wabapool::db::schema::{numbers, waba_links, wabas};
+    use wabapool::security::secrets::{Sealed, SecretKeys};
+
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("bench.sqlite3").to_string_lossy().into_owned();
+    let fixture = dir.path().join("sandbox.json");
+    let fixture_arg = fixture.to_string_lossy().into_owned();
+    let args = [
+        "bench-data",
+        "--database-url",
+        &database,
+        "--aggregators",
+        "2",
+        "--enterprises",
+        "4",
+        "--numbers-per-enterprise",
+        "6",
+        "--pools-per-enterprise",
+        "2",
+        "--sandbox-fixture",
+        &fixture_arg,
+        "--api-key",
+    ];
+
+    let out = wabapool(dir.path(), &args).output().unwrap();
+
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let sandbox = wabapool::meta::sandbox::Fixture::from_file(&fixture).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&fixture).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let pool = wabapool::db::connect_pool(&wabapool::db::DatabaseUrl::parse(&database), 1).unwrap();
+    let conn = &mut pool.get().unwrap();
+    // Every stored number, by its WABA, is in the fixture under that WABA.
+    let stored: Vec<(String, String, Option<String>)> = numbers::table
+        .inner_join(wabas::table)
+        .select((wabas::meta_waba_id, numbers::phone_number_id, numbers::throughput_level))
+        .load(conn)
+        .unwrap();
+    let mut stored_by_waba: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (waba, number, _) in &stored {
+        stored_by_waba.entry(waba.clone()).or_default().insert(number.clone());
+    }
+    let fixture_by_waba: BTreeMap<String, BTreeSet<String>> =
+        sandbox.wabas.iter().map(|w| (w.id.clone(), w.phone_numbers.iter().map(|n| n.id.clone()).collect())).collect();
+    assert_eq!(stored_by_waba.len(), 4);
+    assert_eq!(fixture_by_waba, stored_by_waba);
+    // Each link opens, with the data directory's key, to the token the sandbox accepts.
+    let key = std::fs::read_to_string(dir.path().join("data").join("encryption.key")).unwrap();
+    let keys = SecretKeys::new(&base64::engine::general_purpose::STANDARD.decode(key.trim()).unwrap(), &[]).unwrap();
+    let links: Vec<(String, Option<Vec<u8>>, Option<String>)> = waba_links::table
+        .inner_join(wabas::table)
+        .select((wabas::meta_waba_id, waba_links::access_token_ciphertext, waba_links::access_token_key_id))
+        .load(conn)
+        .unwrap();
+    assert_eq!(links.len(), 4);
+    for (waba, ciphertext, key_id) in links {
+        let token = keys.open(&Sealed { ciphertext: ciphertext.unwrap(), key_id: key_id.unwrap() }).unwrap();
+        let expected = &sandbox.wabas.iter().find(|w| w.id == waba).unwrap().access_token;
+        assert_eq!(token.expose_secret(), expected);
+        assert!(!stdout.contains(expected.as_str()), "a token was printed");
+    }
+    // The printed key acts for the first enterprise, whose numbers are at HIGH throughput.
+    let api_key = stdout.split_whitespace().find(|w| w.starts_with("wbp_")).expect("an API key is printed");
+    let authenticated = wabapool::services::api_keys::authenticate(conn, api_key).unwrap().expect("the printed key authenticates");
+    let first_waba = sandbox.wabas[0].id.clone();
+    assert!(stored.iter().all(|(waba, _, level)| (level.as_deref() == Some("HIGH")) == (*waba == first_waba)));
+    let first_enterprise: i64 = waba_links::table
+        .inner_join(wabas::table)
+        .filter(wabas::meta_waba_id.eq(&first_waba))
+        .select(waba_links::enterprise_id)
+        .get_result(conn)
+        .unwrap();
+    assert_eq!(authenticated.enterprise_id, first_enterprise);
+}
