@@ -7,10 +7,18 @@
 #      its enterprises, page of 50, with and without a search), the Add Pool
 #      page, pool edit POSTs (each connection renames its own pool at its
 #      current version) and sign-ins (argon2id at OWASP parameters);
-#   4. the static file alone and again beside 16 concurrent sign-ins;
-#   5. the static file and the listing at half of their peak rate (wrk2-style
+#   4. the send API: template messages to distinct recipients through
+#      `POST /api/v1/pools/{id}/messages` with an API key, against the Graph
+#      API sandbox serving every WABA and number of the dataset (its fixture
+#      and the key come from `bench-data --sandbox-fixture FILE --api-key`).
+#      The pool is "Pool 00 of enterprise 00001" (three members): bench-data
+#      gives the first enterprise's numbers HIGH throughput (1,000 messages/s
+#      each, 3,000/s for the pool), so the server is what limits the run, not
+#      the per-number limit of 80/s a STANDARD number has;
+#   5. the static file alone and again beside 16 concurrent sign-ins;
+#   6. the static file and the listing at half of their peak rate (wrk2-style
 #      pacing is not in Debian's wrk, so half the connections stand in);
-#   6. the server's resident memory after each target and its peak (VmHWM).
+#   7. the server's resident memory after each target and its peak (VmHWM).
 # Results go to target/large-tenant-load.md; copy them into docs/PERFORMANCE.md.
 #
 #   bash benches/large_tenant_load.sh
@@ -42,9 +50,24 @@ urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys
 # ---------------------------------------------------------------- the dataset
 "$BIN" migrate --database-url "$DB" >/dev/null
 started=$(now)
-"$BIN" bench-data --database-url "$DB" --aggregators "$AGGREGATORS" --enterprises "$ENTERPRISES" \
-  --numbers-per-enterprise "$NUMBERS" --pools-per-enterprise "$POOLS" --password "$PASSWORD" >/dev/null
+filled=$("$BIN" bench-data --database-url "$DB" --aggregators "$AGGREGATORS" --enterprises "$ENTERPRISES" \
+  --numbers-per-enterprise "$NUMBERS" --pools-per-enterprise "$POOLS" --password "$PASSWORD" \
+  --sandbox-fixture "$WORK/sandbox.json" --api-key)
 fill_ms=$(elapsed_ms "$started" "$(now)")
+# "send through pool ID of enterprise ID with API key KEY"
+send_pool=$(sed -n 's/^send through pool \([0-9]*\) .*/\1/p' <<<"$filled")
+api_key=$(grep -o 'wbp_[A-Za-z0-9]*' <<<"$filled")
+[ -n "$send_pool" ] && [ -n "$api_key" ] || { echo "bench-data gave no pool or API key to send with"; exit 1; }
+
+# ---------------------------------------------------------------- the Graph API sandbox
+sandbox_port=$(free_port)
+"$BIN" sandbox --bind "127.0.0.1:$sandbox_port" --fixture "$WORK/sandbox.json" >"$WORK/sandbox.log" 2>&1 &
+sandbox_pid=$!
+until curl -sf -o /dev/null "http://127.0.0.1:$sandbox_port/_sandbox/calls"; do
+  kill -0 "$sandbox_pid" 2>/dev/null || { cat "$WORK/sandbox.log"; exit 1; }
+  sleep 0.05
+done
+export WABAPOOL_META_GRAPH_URL=http://127.0.0.1:$sandbox_port
 
 # ---------------------------------------------------------------- cold start
 port=$(free_port); base="http://127.0.0.1:$port"
@@ -146,6 +169,37 @@ function response(status, headers, body)
 end
 EOF
 
+# Sends: a template to a recipient of its own per request (thread number and
+# a counter), so stickiness and idempotency never short-cut a send; any
+# answer but 201 counts as an error.
+cat >"$WORK/send.lua" <<EOF
+local threads = {}
+local next_index = 0
+function setup(thread)
+  next_index = next_index + 1
+  thread:set("index", next_index)
+  table.insert(threads, thread)
+end
+function init(args)
+  sent = 0
+  unexpected = 0
+end
+function request()
+  sent = sent + 1
+  local body = string.format('{"to": "44%02d%09d", "type": "template", "template": {"name": "load", "language": {"code": "en"}}}', index, sent)
+  return wrk.format("POST", "/api/v1/pools/$send_pool/messages",
+    { ["Authorization"] = "Bearer $api_key", ["Content-Type"] = "application/json" }, body)
+end
+function response(status, headers, body)
+  if status ~= 201 then unexpected = unexpected + 1 end
+end
+function done(summary, latency, requests)
+  local n = 0
+  for _, thread in ipairs(threads) do n = n + (thread:get("unexpected") or 0) end
+  io.write(string.format("Unexpected answers: %d\n", n))
+end
+EOF
+
 # ---------------------------------------------------------------- measuring
 run_wrk() { # threads connections extra-args... ; prints wrk's report
   local t=$1 c=$2; shift 2
@@ -166,6 +220,7 @@ listing="$base/channels/whatsapp/pools"
 {
   echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, SQLite; wrk -t$THREADS -c$CONNECTIONS -d$DURATION on the same machine."
   echo
+  echo "Send API against \`wabapool sandbox\` (its own process, same machine) serving the dataset's $ENTERPRISES WABAs."
   echo "Dataset: $AGGREGATORS aggregators, $ENTERPRISES enterprises, $((ENTERPRISES * NUMBERS)) numbers, $((ENTERPRISES * POOLS)) pools; bench-data took ${fill_ms} ms."
   echo "Cold start of \`wabapool serve\` on it, launch to /readyz 200: ${cold_ms} ms."
   echo
@@ -178,6 +233,7 @@ row "listing, aggregator view, search q=Pool 03" "$(run_wrk "$THREADS" "$CONNECT
 row "listing, aggregator view, page 20" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing?page=20")"
 row "Add Pool page" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing/new")"
 row "pool edit POSTs ($CONNECTIONS pools, one connection each)" "$(run_wrk "$CONNECTIONS" "$CONNECTIONS" -s "$WORK/pools.lua" "$base")"
+row "send API, templates through pool $send_pool (3 HIGH numbers), Graph sandbox" "$(run_wrk "$THREADS" "$CONNECTIONS" -s "$WORK/send.lua" "$base")"
 row "sign-ins (argon2id), 16 concurrent" "$(run_wrk 2 16 -s "$WORK/login.lua" "$base/login")"
 half=$((CONNECTIONS / 2))
 row "static file, $half connections (half load)" "$(run_wrk "$THREADS" "$half" "$base/static/css/app.css")"
