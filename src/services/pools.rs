@@ -134,7 +134,7 @@ pub struct PoolListing {
 
 pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<PoolListing, ServiceError> {
     require_channel_admin(actor)?;
-    let mut filter = ListFilter { limit: PAGE_SIZE, ..ListFilter::default() };
+    let mut filter = ListFilter::default();
     let enterprise_filter = match query.enterprise_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(raw) => {
             let id: EnterpriseId = raw.parse().map_err(|_| ServiceError::NotFound)?;
@@ -166,18 +166,19 @@ pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
             }
         },
     };
-    filter.offset = (page - 1) * PAGE_SIZE;
     let scope = match actor.scope {
         Scope::Enterprise(id) => ListScope::Enterprise(id.get()),
         Scope::Aggregator(id) => ListScope::Aggregator(id.get()),
     };
-    let (rows, total) = pools::list(conn, scope, &filter)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.pool.id).collect();
-    let members = pools::members_of(conn, &ids)?.into_iter().peekable();
+    let matching = pools::matching_ids(conn, scope, &filter)?;
+    let total = matching.len() as i64;
+    let start = usize::try_from((page - 1) * PAGE_SIZE).unwrap_or(usize::MAX).min(matching.len());
+    let page_ids = &matching[start..(start + PAGE_SIZE as usize).min(matching.len())];
+    let rows = pools::listed(conn, page_ids)?;
     let mut summaries = Vec::with_capacity(rows.len());
-    // Members come ordered by pool id; rows by name: gather per pool.
-    let mut by_pool: std::collections::HashMap<i64, Vec<MemberView>> = std::collections::HashMap::new();
-    for member in members {
+    // Members come ordered by pool id; rows in listing order: gather per pool.
+    let mut by_pool: std::collections::HashMap<i64, Vec<MemberView>> = std::collections::HashMap::with_capacity(rows.len());
+    for member in pools::members_of(conn, page_ids)? {
         by_pool.entry(member.pool_id).or_default().push(MemberView::from_row(member));
     }
     for row in rows {

@@ -265,17 +265,18 @@ pub fn of_linked_wabas(conn: &mut DbConnection, enterprise_id: i64) -> QueryResu
         .load(conn)
 }
 
-/// Activated numbers per enterprise, for several enterprises in one query.
+/// Activated numbers per enterprise, for several enterprises, in one
+/// fixed-shape statement per batch of enterprises (see `pools::each_of`).
 pub fn activated_counts(conn: &mut DbConnection, enterprise_ids: &[i64]) -> QueryResult<Vec<(Option<i64>, i64)>> {
-    if enterprise_ids.is_empty() {
-        return Ok(Vec::new());
+    let mut counts = Vec::new();
+    for batch in super::pools::each_of(enterprise_ids) {
+        let mut query = numbers::table.group_by(numbers::enterprise_id).select((numbers::enterprise_id, diesel::dsl::count_star())).into_boxed();
+        for id in batch {
+            query = query.or_filter(numbers::enterprise_id.eq(id));
+        }
+        counts.extend(query.filter(numbers::status.eq("activated")).load::<(Option<i64>, i64)>(conn)?);
     }
-    numbers::table
-        .filter(numbers::enterprise_id.eq_any(enterprise_ids.to_vec()))
-        .filter(numbers::status.eq("activated"))
-        .group_by(numbers::enterprise_id)
-        .select((numbers::enterprise_id, diesel::dsl::count_star()))
-        .load(conn)
+    Ok(counts)
 }
 
 /// A WABA's number by the digits of its E.164 form (webhooks name numbers that way).

@@ -138,8 +138,6 @@ pub struct ListFilter {
     pub enterprise_id: Option<i64>,
     pub name_contains: Option<String>,
     pub active: Option<bool>,
-    pub offset: i64,
-    pub limit: i64,
 }
 
 #[derive(Debug, Clone, Queryable)]
@@ -148,33 +146,59 @@ pub struct PoolListRow {
     pub enterprise_name: String,
 }
 
-/// One page of pools and the total that match.
-pub fn list(conn: &mut DbConnection, scope: ListScope, filter: &ListFilter) -> QueryResult<(Vec<PoolListRow>, i64)> {
-    let build = || {
-        let mut query = pools::table.inner_join(enterprises::table).into_boxed();
-        query = match scope {
-            ListScope::Enterprise(id) => query.filter(pools::enterprise_id.eq(id)),
-            ListScope::Aggregator(id) => query.filter(enterprises::aggregator_id.eq(id)),
-        };
-        if let Some(id) = filter.enterprise_id {
-            query = query.filter(pools::enterprise_id.eq(id));
-        }
-        if let Some(needle) = &filter.name_contains {
-            query = query.filter(pools::name_key.like(super::like_pattern(&needle.to_lowercase())).escape('\\'));
-        }
-        if let Some(active) = filter.active {
-            query = query.filter(pools::active.eq(active));
-        }
-        query
+/// How many ids one fixed-shape statement takes (see [`each_of`]): a listing page.
+pub const BATCH: usize = 50;
+
+/// Splits ids into batches of exactly [`BATCH`], the last one padded with 0,
+/// which no row has. diesel writes `eq_any` as `IN (?, …)` with one parameter
+/// per value and never caches that statement, so SQLite would compile it anew
+/// for every page; a statement of `BATCH` parameters has one SQL text and
+/// stays prepared in the connection's cache.
+pub(super) fn each_of(ids: &[i64]) -> impl Iterator<Item = [i64; BATCH]> + '_ {
+    ids.chunks(BATCH).map(|chunk| {
+        let mut batch = [0_i64; BATCH];
+        batch[..chunk.len()].copy_from_slice(chunk);
+        batch
+    })
+}
+
+/// The ids of every pool that the scope and filters match, in listing order
+/// (name, then id): their number is the listing's total and a slice of them
+/// its page. No LIMIT: SQLite (3.47 on) plans with a bound LIMIT's value and
+/// re-prepares the statement each time that parameter is bound again, and a
+/// page needs the sort over every match anyway. One statement per filter
+/// combination, each kept prepared.
+pub fn matching_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilter) -> QueryResult<Vec<i64>> {
+    let mut query = pools::table.inner_join(enterprises::table).select(pools::id).into_boxed();
+    query = match scope {
+        ListScope::Enterprise(id) => query.filter(pools::enterprise_id.eq(id)),
+        ListScope::Aggregator(id) => query.filter(enterprises::aggregator_id.eq(id)),
     };
-    let total: i64 = build().count().get_result(conn)?;
-    let rows = build()
-        .order((pools::name_key.asc(), pools::id.asc()))
-        .offset(filter.offset)
-        .limit(filter.limit)
-        .select((PoolRow::as_select(), enterprises::name))
-        .load(conn)?;
-    Ok((rows, total))
+    if let Some(id) = filter.enterprise_id {
+        query = query.filter(pools::enterprise_id.eq(id));
+    }
+    if let Some(needle) = &filter.name_contains {
+        query = query.filter(pools::name_key.like(super::like_pattern(&needle.to_lowercase())).escape('\\'));
+    }
+    if let Some(active) = filter.active {
+        query = query.filter(pools::active.eq(active));
+    }
+    query.order((pools::name_key.asc(), pools::id.asc())).load(conn)
+}
+
+/// The listed pools with their enterprise's name, in the order of `ids`.
+pub fn listed(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<PoolListRow>> {
+    let mut rows: Vec<PoolListRow> = Vec::with_capacity(ids.len());
+    for batch in each_of(ids) {
+        let mut query = pools::table.inner_join(enterprises::table).select((PoolRow::as_select(), enterprises::name)).into_boxed();
+        for id in batch {
+            query = query.or_filter(pools::id.eq(id));
+        }
+        rows.extend(query.load::<PoolListRow>(conn)?);
+    }
+    let position = |id: i64| ids.iter().position(|i| *i == id).unwrap_or(usize::MAX);
+    rows.sort_by_key(|row| position(row.pool.id));
+    Ok(rows)
 }
 
 /// A member number as the listing and pages show it.
@@ -192,31 +216,58 @@ pub struct MemberRow {
     pub waba_status_reason: Option<String>,
 }
 
-/// The members of several pools in one query, by pool and slot.
+/// The members of several pools, by pool and slot, in one fixed-shape
+/// statement per [`BATCH`] pools.
 pub fn members_of(conn: &mut DbConnection, pool_ids: &[i64]) -> QueryResult<Vec<MemberRow>> {
-    if pool_ids.is_empty() {
-        return Ok(Vec::new());
+    let mut members = Vec::new();
+    for batch in each_of(pool_ids) {
+        let mut query = pool_members::table
+            .inner_join(numbers::table)
+            .inner_join(wabas::table.on(wabas::id.eq(numbers::waba_id)))
+            .select((
+                pool_members::pool_id,
+                pool_members::number_id,
+                numbers::display_phone_number,
+                numbers::verified_name,
+                numbers::status,
+                numbers::quality_rating,
+                numbers::out_of_rotation_since,
+                wabas::status,
+                wabas::status_changed_at,
+                wabas::status_reason,
+            ))
+            .into_boxed();
+        for id in batch {
+            query = query.or_filter(pool_members::pool_id.eq(id));
+        }
+        members.extend(query.order((pool_members::pool_id.asc(), pool_members::slot.asc())).load::<MemberRow>(conn)?);
     }
-    pool_members::table
-        .inner_join(numbers::table.inner_join(wabas::table))
-        .filter(pool_members::pool_id.eq_any(pool_ids.to_vec()))
-        .order((pool_members::pool_id.asc(), pool_members::slot.asc()))
-        .select((
-            pool_members::pool_id,
-            pool_members::number_id,
-            numbers::display_phone_number,
-            numbers::verified_name,
-            numbers::status,
-            numbers::quality_rating,
-            numbers::out_of_rotation_since,
-            wabas::status,
-            wabas::status_changed_at,
-            wabas::status_reason,
-        ))
-        .load(conn)
+    Ok(members)
 }
 
 /// The pool a number sits in, if any (R6: at most one).
 pub fn pool_of_number(conn: &mut DbConnection, number_id: i64) -> QueryResult<Option<i64>> {
     pool_members::table.filter(pool_members::number_id.eq(number_id)).select(pool_members::pool_id).get_result(conn).optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BATCH, each_of};
+
+    #[test]
+    fn ids_go_in_whole_batches_padded_with_an_id_no_row_has() {
+        let ids: Vec<i64> = (1..=(BATCH as i64 + 3)).collect();
+
+        let batches: Vec<[i64; BATCH]> = each_of(&ids).collect();
+
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[0].to_vec(), ids[..BATCH].to_vec());
+        assert_eq!(batches[1][..3], ids[BATCH..]);
+        assert!(batches[1][3..].iter().all(|id| *id == 0));
+    }
+
+    #[test]
+    fn no_ids_make_no_batch() {
+        assert_eq!(each_of(&[]).count(), 0);
+    }
 }

@@ -1,0 +1,2 @@
+DROP INDEX enterprises_aggregator_name_idx;
+DROP INDEX pool_members_pool_slot_number_idx;
