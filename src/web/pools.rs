@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::form::FormPost;
 use super::layout::{Chrome, Nav};
-use super::session::{CurrentUser, FlashKind, set_flash};
+use super::session::{CurrentUser, FlashKind, SignedInSession, set_flash};
 use super::{AppState, htmx, ok, render};
 use crate::domain::{MAX_POOL_NUMBERS, PoolId};
 use crate::error::{AppError, urlencode};
@@ -22,11 +22,12 @@ fn pool_id(raw: &str) -> Result<PoolId, AppError> {
 
 // ---------------------------------------------------------------- listing
 
+/// The listing page; public so that `benches/listing.rs` renders the real template.
 #[derive(Template)]
 #[template(path = "pools/index.html")]
-struct PoolsIndex {
-    chrome: Chrome,
-    listing: PoolListing,
+pub struct PoolsIndex {
+    pub chrome: Chrome,
+    pub listing: PoolListing,
 }
 
 impl PoolsIndex {
@@ -59,18 +60,26 @@ impl PoolsIndex {
 }
 
 #[get("/channels/whatsapp/pools")]
-pub async fn index(state: web::Data<AppState>, user: CurrentUser, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
-    let actor = user.actor.clone();
+pub async fn index(state: web::Data<AppState>, signed_in: SignedInSession, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let claims = signed_in.claims();
     let query = query.into_inner();
-    let listing = state
-        .run(move |conn| match service::list_pools(conn, &actor, &query) {
-            // A query string is the address, not a form: a value that makes no sense is a bad request.
-            Err(ServiceError::Invalid(errors)) => {
-                Err(AppError::BadRequest(errors.all().iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" ")))
+    // The session's user and the listing in one database visit; the user is
+    // checked first, so a disabled user or an ended session sees nothing.
+    let visit = state
+        .run(move |conn| {
+            let Some(user) = claims.load(conn)? else { return Ok(None) };
+            match service::list_pools(conn, &user.actor, &query) {
+                Ok(listing) => Ok(Some((user, listing))),
+                // A query string is the address, not a form: a value that makes no sense is a bad request.
+                Err(ServiceError::Invalid(errors)) => {
+                    Err(AppError::BadRequest(errors.all().iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" ")))
+                }
+                Err(other) => Err(other.into()),
             }
-            other => Ok(other?),
         })
         .await?;
+    let Some((user, listing)) = visit else { return Err(signed_in.sign_out()) };
+    let user = signed_in.into_current_user(user);
     ok(&PoolsIndex { chrome: Chrome::new(&user, Nav::Pools, state.demo), listing })
 }
 
