@@ -1,0 +1,88 @@
+//! The pool listing on the large-tenant dataset (20 aggregators, 1,000
+//! enterprises, 20 numbers and 5 pools each, filled with
+//! `wabapool::bench_data::fill` into a temporary SQLite file), as
+//! `admin@aggregator-1.bench` sees it (50 enterprises, 250 pools):
+//!
+//! - `list_pools`: `services::pools::list_pools` for page 1 of 50 pools, and
+//!   with the search `q=Pool 03`, on one pooled connection (its statement
+//!   cache warm, as a serving connection's is);
+//! - `render`: the listing template the handler renders (`pools/index.html`
+//!   in its base layout) from that page's listing.
+//!
+//!   cargo bench --bench listing
+//!   cargo bench --bench listing -- render
+
+use askama::Template;
+use criterion::{Criterion, criterion_group, criterion_main};
+use secrecy::SecretString;
+use wabapool::bench_data::{Shape, fill};
+use wabapool::db::{self, DatabaseUrl, DbConnection};
+use wabapool::security::secrets::SecretKeys;
+use wabapool::services::Actor;
+use wabapool::services::auth::session_user;
+use wabapool::services::pools::{ListQuery, PAGE_SIZE, list_pools};
+use wabapool::store::users;
+use wabapool::web::layout::{Chrome, Nav};
+use wabapool::web::pools::PoolsIndex;
+
+const SHAPE: Shape = Shape { aggregators: 20, enterprises: 1_000, numbers_per_enterprise: 20, pools_per_enterprise: 5 };
+const ADMIN: &str = "admin@aggregator-1.bench";
+
+fn aggregator_admin(conn: &mut DbConnection) -> (Actor, String) {
+    let user = users::find_by_email(conn, ADMIN).unwrap().expect("bench-data creates the aggregator admin");
+    let signed_in = session_user(conn, user.id, user.session_epoch).unwrap().expect("the admin is enabled");
+    (signed_in.actor, signed_in.organisation)
+}
+
+fn chrome(actor: &Actor, organisation: &str) -> Chrome {
+    Chrome {
+        email: actor.email.clone(),
+        organisation: organisation.to_owned(),
+        role_label: actor.role.label(),
+        is_aggregator: actor.scope.is_aggregator(),
+        manages_channels: actor.role.manages_channels(),
+        manages_users: actor.role.manages_users(),
+        current: Nav::Pools,
+        flash: None,
+        demo: true,
+        csrf_token: "bench-csrf-token-0123456789abcdef0123456789abcdef".to_owned(),
+    }
+}
+
+fn listing(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = db::connect_pool(&DatabaseUrl::parse(&dir.path().join("listing.sqlite3").to_string_lossy()), 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    db::run_migrations(&mut conn).unwrap();
+    fill(&mut conn, SHAPE, &SecretString::from("wabapool-demo"), &SecretKeys::random()).unwrap();
+    let (actor, organisation) = aggregator_admin(&mut conn);
+
+    let page_one = ListQuery::default();
+    let search = ListQuery { q: Some("Pool 03".to_owned()), ..ListQuery::default() };
+    let first = list_pools(&mut conn, &actor, &page_one).unwrap();
+    assert_eq!(first.pools.len() as i64, PAGE_SIZE, "page 1 is full");
+    assert_eq!(first.total, 250, "aggregator 1 has 50 enterprises of 5 pools");
+    assert!(!list_pools(&mut conn, &actor, &search).unwrap().pools.is_empty(), "the search finds pools");
+
+    let mut group = c.benchmark_group("list_pools");
+    group.bench_function("aggregator view, page 1 of 50", |b| b.iter(|| list_pools(&mut conn, &actor, &page_one).unwrap()));
+    group.bench_function("aggregator view, q=Pool 03", |b| b.iter(|| list_pools(&mut conn, &actor, &search).unwrap()));
+    group.finish();
+
+    let mut group = c.benchmark_group("render");
+    group.bench_function("listing page, 50 pools", |b| {
+        b.iter_batched(
+            || PoolsIndex { chrome: chrome(&actor, &organisation), listing: first.clone() },
+            |page| page.render().unwrap(),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30);
+    targets = listing
+}
+criterion_main!(benches);
