@@ -3,18 +3,22 @@
 //! checks run on a few dedicated password threads at a lowered scheduling
 //! priority: a storm of sign-ins queues there instead of taking every core
 //! and hundreds of megabytes, and the rest of the portal keeps its latency.
+//! Each password thread owns one 19 MiB argon2 memory and reuses it for
+//! every check, so sign-ins never map, fault in and return 19 MiB apiece.
 
 use std::sync::{Arc, Mutex, mpsc};
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordHasher as _;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq as _;
 
 /// The nice value of the password threads: below request handling, so that
 /// pages and the API preempt hashing, yet never starved on an idle machine.
 const PASSWORD_THREAD_NICE: i32 = 10;
 
-type Job = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
 /// Hashes and verifies passwords. Holds a dummy hash so that an unknown
 /// email costs the same time as a wrong password.
@@ -24,14 +28,52 @@ pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
 }
 
-fn argon2() -> Argon2<'static> {
+fn owasp_params() -> Params {
     // 19 MiB, two passes, one lane: OWASP's first argon2id recommendation.
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid")
 }
 
-fn check(stored: &str, candidate: &SecretString) -> bool {
-    argon2().verify_password(candidate.expose_secret().as_bytes(), stored).is_ok()
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, owasp_params())
+}
+
+/// A password thread's argon2 working memory, allocated by its first check.
+#[derive(Default)]
+struct Memory {
+    blocks: Vec<Block>,
+}
+
+impl Memory {
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.blocks.len() < count {
+            self.blocks = vec![Block::default(); count.max(owasp_params().block_count())];
+        }
+        &mut self.blocks[..count]
+    }
+}
+
+/// Whether `candidate` hashes to the PHC string `stored`, computed in
+/// `memory`; a malformed string never matches.
+fn check(memory: &mut Memory, stored: &str, candidate: &SecretString) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else { return false };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return false };
+    let (Ok(algorithm), Ok(version), Ok(params)) =
+        (Algorithm::try_from(hash.algorithm.as_str()), hash.version.map_or(Ok(Version::default()), Version::try_from), Params::try_from(&hash))
+    else {
+        return false;
+    };
+    // Hashes are made here at OWASP's cost; a larger one from elsewhere
+    // would grow this thread's memory for good, so it gets its own.
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut computed = vec![0u8; expected.len()];
+    let password = candidate.expose_secret().as_bytes();
+    let hashed = if blocks <= owasp_params().block_count() {
+        argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut computed, memory.blocks(blocks))
+    } else {
+        argon2.hash_password_into(password, salt.as_ref(), &mut computed)
+    };
+    hashed.is_ok() && bool::from(expected.as_ref().ct_eq(&computed))
 }
 
 /// One password thread per two cores, at least one.
@@ -61,13 +103,14 @@ impl PasswordHasher {
             let queue = Arc::clone(&queue);
             std::thread::Builder::new().name(format!("password-{n}")).spawn(move || {
                 lower_priority();
+                let mut memory = Memory::default();
                 loop {
                     let job = match queue.lock() {
                         Ok(queue) => queue.recv(),
                         Err(_) => return,
                     };
                     match job {
-                        Ok(job) => job(),
+                        Ok(job) => job(&mut memory),
                         Err(_) => return,
                     }
                 }
@@ -78,8 +121,8 @@ impl PasswordHasher {
 
     fn verify_job(&self, stored: Option<String>, candidate: SecretString, reply: impl FnOnce(bool) + Send + 'static) -> Job {
         let dummy = Arc::clone(&self.dummy_hash);
-        Box::new(move || {
-            let matches = check(stored.as_deref().unwrap_or(&dummy), &candidate);
+        Box::new(move |memory| {
+            let matches = check(memory, stored.as_deref().unwrap_or(&dummy), &candidate);
             reply(matches && stored.is_some());
         })
     }
@@ -148,9 +191,21 @@ mod tests {
     }
 
     #[test]
+    fn hashes_at_other_argon2_costs_still_verify() {
+        let hasher = PasswordHasher::new().unwrap();
+        for params in [Params::new(8 * 1024, 1, 1, None).unwrap(), Params::new(24 * 1024, 1, 1, None).unwrap()] {
+            let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password(b"correct horse battery").unwrap().to_string();
+            assert!(hasher.verify_blocking(Some(&hash), &SecretString::from("correct horse battery")), "{hash}");
+            assert!(!hasher.verify_blocking(Some(&hash), &SecretString::from("wrong horse battery")), "{hash}");
+        }
+    }
+
+    #[test]
     fn a_malformed_stored_hash_does_not_verify() {
         let hasher = PasswordHasher::new().unwrap();
         assert!(!hasher.verify_blocking(Some("not a hash"), &SecretString::from("x")));
+        assert!(!hasher.verify_blocking(Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ"), &SecretString::from("x")));
+        assert!(!hasher.verify_blocking(Some("$argon2id$v=19$m=99999999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA"), &SecretString::from("x")));
     }
 
     #[test]
