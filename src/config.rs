@@ -11,6 +11,7 @@ use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::Deserialize;
 
+use crate::db::{Backend, DatabaseUrl};
 use crate::security::secrets::SecretKeys;
 use std::time::Duration;
 
@@ -134,7 +135,8 @@ impl Settings {
             Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
             None => file.secure_cookies.unwrap_or(false),
         };
-        let db_pool_size = env("WABAPOOL_DB_POOL_SIZE").and_then(|v| v.parse().ok()).or(file.db_pool_size).unwrap_or(8);
+        let db_pool_size =
+            env("WABAPOOL_DB_POOL_SIZE").and_then(|v| v.parse().ok()).or(file.db_pool_size).unwrap_or_else(|| default_pool_size(&database_url));
         let log_format = match env("WABAPOOL_LOG_FORMAT").or(file.log_format).as_deref() {
             Some("json") => LogFormat::Json,
             _ => LogFormat::Text,
@@ -240,6 +242,18 @@ impl Settings {
     }
 }
 
+/// Pooled database connections when none are configured. SQLite has one
+/// writer and its readers run on this machine's cores, so two connections a
+/// core serve as well as more, and each connection holds its own page and
+/// statement caches (up to about 2 MiB). PostgreSQL's connections mostly
+/// wait on another process or host, so more of them help.
+fn default_pool_size(database_url: &str) -> u32 {
+    match DatabaseUrl::parse(database_url).backend() {
+        Backend::Sqlite => std::thread::available_parallelism().map_or(4, |n| (2 * n.get() as u32).clamp(4, 16)),
+        Backend::Postgres => 8,
+    }
+}
+
 fn read_file_settings(path: &Path) -> anyhow::Result<FileSettings> {
     match std::fs::read_to_string(path) {
         Ok(text) => toml::from_str(&text).with_context(|| format!("reading {}", path.display())),
@@ -317,6 +331,12 @@ mod tests {
     fn passwords_are_removed_from_database_urls() {
         assert_eq!(redact_url("postgres://app:s3cret@db:5432/wb"), "postgres://app:***@db:5432/wb");
         assert_eq!(redact_url("data/wabapool.sqlite3"), "data/wabapool.sqlite3");
+    }
+
+    #[test]
+    fn sqlite_pools_two_connections_a_core_and_postgres_eight_by_default() {
+        assert!((4..=16).contains(&default_pool_size("data/wabapool.sqlite3")));
+        assert_eq!(default_pool_size("postgres://app@db/wb"), 8);
     }
 
     #[test]
