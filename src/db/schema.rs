@@ -112,6 +112,8 @@ diesel::table! {
         current_weight -> BigInt,
         cooldown_until -> Nullable<Timestamp>,
         last_used_at -> Nullable<Timestamp>,
+        sent_second -> BigInt,
+        sent_in_second -> Integer,
     }
 }
 

@@ -133,6 +133,10 @@ pub struct Plan {
     pub eligible: Vec<i64>,
     /// The round robin turn this send took before the Graph call, if any.
     pub turn: Option<Turn>,
+    /// The member whose throughput this send reserved before the Graph call.
+    pub reserved: Option<i64>,
+    /// The recipient's sticky sender when the Graph call was made.
+    pub holder: Option<i64>,
 }
 
 /// A move of the pool's pointer: a failed send gives it back, a send that
@@ -158,7 +162,7 @@ fn throughput_per_second(level: Option<&str>) -> i64 {
     }
 }
 
-fn to_member(m: &MemberState, now: chrono::NaiveDateTime, sent: &HashMap<i64, i64>, windows: &[i64]) -> Member {
+fn to_member(m: &MemberState, now: chrono::NaiveDateTime, windows: &[i64]) -> Member {
     let unavailable = if m.status != "activated" {
         Some(Unavailable::NotActivated(m.status.clone()))
     } else if m.waba_status != "active" {
@@ -169,7 +173,7 @@ fn to_member(m: &MemberState, now: chrono::NaiveDateTime, sent: &HashMap<i64, i6
         Some(Unavailable::CoolingDown)
     } else if m.waba_out_of_rotation_until.is_some_and(|t| t > now) {
         Some(Unavailable::WabaOutOfRotation)
-    } else if sent.get(&m.number_id).copied().unwrap_or(0) >= throughput_per_second(m.throughput_level.as_deref()) {
+    } else if m.sent_during(now.and_utc().timestamp()) >= throughput_per_second(m.throughput_level.as_deref()) {
         Some(Unavailable::OverThroughput)
     } else {
         None
@@ -210,9 +214,8 @@ pub fn plan(
     }
     let now = crate::store::now();
     let states = store::members(conn, pool.id)?;
-    let sent: HashMap<i64, i64> = store::sent_in_last_second(conn, pool.id)?.into_iter().filter_map(|(n, c)| n.map(|n| (n, c))).collect();
     let windows = store::open_windows(conn, &message.to)?;
-    let members: Vec<Member> = states.iter().map(|m| to_member(m, now, &sent, &windows)).collect();
+    let mut members: Vec<Member> = states.iter().map(|m| to_member(m, now, &windows)).collect();
     let sticky = store::sticky(conn, pool.id, &message.to)?;
     let request = Request { recipient: &message.to, free_form: message.free_form(), department: message.department.as_deref(), sticky };
     let mut routing_pool = routing::Pool {
@@ -221,24 +224,27 @@ pub fn plan(
         pointer: pool.rr_pointer,
     };
     let mut decision = routing::decide(&routing_pool, &members, &request);
-    // A send takes its turn and claims a new recipient before the Graph
-    // call, in one write: simultaneous sends on any instance take successive
-    // turns, and simultaneous first messages to one recipient agree on one
-    // member.
+    // A send takes its turn, reserves its place in the member's throughput
+    // and claims a new recipient before the Graph call, in one write:
+    // simultaneous sends on any instance take successive turns, never push
+    // a number past its limit, and simultaneous first messages to one
+    // recipient agree on one member.
     let mut holder = None;
     let mut turn = None;
+    let mut reserved = None;
     if keys.is_some() {
+        let now_second = now.and_utc().timestamp();
         let claimed = write_transaction(conn, |conn| {
-            let taken = take_turn(conn, pool.id, &mut routing_pool, &members, &request, &mut decision)?;
-            let claimed = match (sticky, first_choice(&decision)) {
+            let claim = claim_member(conn, pool.id, &mut routing_pool, &mut members, &states, &request, &mut decision, now_second)?;
+            let holder = match (sticky, first_choice(&decision)) {
                 (None, Some(first)) => Some(store::claim_sticky(conn, pool.id, &message.to, first)?),
-                _ => None,
+                (sticky, _) => sticky,
             };
-            Ok((taken, claimed))
+            Ok((claim, holder))
         });
         holder = match claimed {
-            Ok((taken, claimed)) => {
-                turn = taken;
+            Ok((claim, claimed)) => {
+                (turn, reserved) = claim;
                 claimed
             }
             // Another instance claimed the recipient in between (PostgreSQL).
@@ -289,7 +295,7 @@ pub fn plan(
             });
         }
     }
-    Ok(Planned::Send(Box::new(Plan { pool, targets, decision, members, eligible, turn })))
+    Ok(Planned::Send(Box::new(Plan { pool, targets, decision, members, eligible, turn, reserved, holder })))
 }
 
 fn first_choice(decision: &Decision) -> Option<i64> {
@@ -299,29 +305,48 @@ fn first_choice(decision: &Decision) -> Option<i64> {
     }
 }
 
-/// Moves the pool's pointer to the decided member's slot, only from the
-/// value the decision read; when another send moved it first, decides again
-/// from the new value. Returns the move made, if any.
-fn take_turn(
+/// Takes the send's turn and reserves its place in the chosen member's
+/// throughput. The pool's pointer moves to the decided member's slot only
+/// from the value the decision read; when another send moved it first, or
+/// the member filled its second meanwhile, decides again from what changed.
+/// Returns the pointer's move and the member reserved, if any.
+#[allow(clippy::too_many_arguments)]
+fn claim_member(
     conn: &mut DbConnection,
     pool_id: i64,
     routing_pool: &mut routing::Pool,
-    members: &[Member],
+    members: &mut [Member],
+    states: &[MemberState],
     request: &Request<'_>,
     decision: &mut Decision,
-) -> diesel::QueryResult<Option<Turn>> {
-    if !routing_pool.strategy.takes_turns() {
-        return Ok(None);
-    }
+    now_second: i64,
+) -> diesel::QueryResult<(Option<Turn>, Option<i64>)> {
+    let mut turn: Option<Turn> = None;
     for _ in 0..TURN_RETRIES {
-        let Some(slot) = first_choice(decision).and_then(|n| members.iter().find(|m| m.number_id == n)).map(|m| m.slot) else { break };
-        if store::take_turn(conn, pool_id, routing_pool.pointer, slot)? {
-            return Ok(Some(Turn { from: routing_pool.pointer, to: slot }));
+        let Some(first) = first_choice(decision) else { break };
+        let (Some(member), Some(state)) = (members.iter().find(|m| m.number_id == first), states.iter().find(|s| s.number_id == first)) else {
+            break;
+        };
+        let slot = member.slot;
+        if routing_pool.strategy.takes_turns() && routing_pool.pointer != slot {
+            if !store::take_turn(conn, pool_id, routing_pool.pointer, slot)? {
+                routing_pool.pointer = store::current_pointer(conn, pool_id)?;
+                *decision = routing::decide(routing_pool, members, request);
+                continue;
+            }
+            turn = Some(Turn { from: turn.map_or(routing_pool.pointer, |t| t.from), to: slot });
+            routing_pool.pointer = slot;
         }
-        routing_pool.pointer = store::current_pointer(conn, pool_id)?;
+        let limit = throughput_per_second(state.throughput_level.as_deref());
+        if store::reserve_send(conn, pool_id, first, now_second, limit)? {
+            return Ok((turn, Some(first)));
+        }
+        if let Some(full) = members.iter_mut().find(|m| m.number_id == first) {
+            full.unavailable = Some(Unavailable::OverThroughput);
+        }
         *decision = routing::decide(routing_pool, members, request);
     }
-    Ok(None)
+    Ok((turn, None))
 }
 
 /// Settles the turn taken before the Graph call so that the pointer ends
@@ -365,7 +390,10 @@ pub fn record(
     let attempts_json: Vec<Value> = attempts.iter().map(|a| json!({ "phone_number_id": a.phone_number_id, "error_code": a.error_code })).collect();
     let attempts_text = Value::Array(attempts_json.clone()).to_string();
     write_transaction(conn, |conn| {
-        store::lock_pool(conn, plan.pool.id)?;
+        if matches!(conn, DbConnection::Postgres(_)) {
+            // SQLite's immediate transaction already queues the writers.
+            store::lock_pool(conn, plan.pool.id)?;
+        }
         let now = crate::store::now();
         for attempt in attempts {
             match attempt.class {
@@ -384,12 +412,18 @@ pub fn record(
             SendEnd::Sent { target, wamid } => {
                 settle_turn(conn, plan.pool.id, plan.turn, Some(target.slot))?;
                 store::record_success(conn, plan.pool.id, target.number_id)?;
+                if plan.reserved != Some(target.number_id) {
+                    // Failed over: the member that served sent one more.
+                    store::reserve_send(conn, plan.pool.id, target.number_id, now.and_utc().timestamp(), i64::MAX)?;
+                }
                 if Strategy::parse(&plan.pool.strategy) == Some(Strategy::Weighted) {
                     for (number_id, weight) in routing::weighted_after(&plan.members, &plan.eligible, target.number_id) {
                         store::set_current_weight(conn, plan.pool.id, number_id, weight)?;
                     }
                 }
-                store::set_sticky(conn, plan.pool.id, &message.to, target.number_id)?;
+                if plan.holder != Some(target.number_id) {
+                    store::set_sticky(conn, plan.pool.id, &message.to, target.number_id)?;
+                }
                 ("sent", Some(target.number_id), Some(wamid.as_str()), None)
             }
             // A failure belongs to the member that tried last.
@@ -431,7 +465,10 @@ pub fn record(
                 "attempts": attempts_json,
             }),
         };
-        store::set_response(conn, id, &answer.to_string())?;
+        // The stored answer is read only to replay an idempotent retry.
+        if idempotency_key.is_some() {
+            store::set_response(conn, id, &answer.to_string())?;
+        }
         Ok((id, answer))
     })
 }

@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use super::fixed;
 use crate::db::DbConnection;
 use crate::db::schema::{messages, numbers, pool_members, pools, service_windows, sticky_senders, wabas};
 
@@ -44,6 +45,16 @@ pub struct MemberState {
     pub waba_id: i64,
     pub waba_status: String,
     pub waba_out_of_rotation_until: Option<chrono::NaiveDateTime>,
+    /// The second (Unix time) `sent_in_second` counts, and its count.
+    pub sent_second: i64,
+    pub sent_in_second: i32,
+}
+
+impl MemberState {
+    /// Sends this member made or reserved in the second `now_second`.
+    pub fn sent_during(&self, now_second: i64) -> i64 {
+        if self.sent_second == now_second { i64::from(self.sent_in_second) } else { 0 }
+    }
 }
 
 pub fn members(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec<MemberState>> {
@@ -69,20 +80,18 @@ pub fn members(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec<MemberS
             wabas::id,
             wabas::status,
             wabas::out_of_rotation_until,
+            pool_members::sent_second,
+            pool_members::sent_in_second,
         ))
         .load(conn)
 }
 
-/// Messages each member sent in the last second (the throughput check).
-pub fn sent_in_last_second(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec<(Option<i64>, i64)>> {
-    let since = super::now() - chrono::Duration::seconds(1);
-    messages::table
-        .filter(messages::pool_id.eq(pool_id))
-        .filter(messages::created_at.gt(since))
-        .filter(messages::status.ne("failed"))
-        .group_by(messages::number_id)
-        .select((messages::number_id, diesel::dsl::count_star()))
-        .load(conn)
+/// Counts one send of `number_id` in the second `now_second` if the member
+/// has sent fewer than `limit` in it (a new second starts the count again);
+/// false when the member is full.
+pub fn reserve_send(conn: &mut DbConnection, pool_id: i64, number_id: i64, now_second: i64, limit: i64) -> QueryResult<bool> {
+    let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+    fixed::ReserveSend { pool_id: &pool_id, number_id: &number_id, now_second: &now_second, limit: &limit }.execute(conn).map(|rows| rows == 1)
 }
 
 pub fn sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str) -> QueryResult<Option<i64>> {
@@ -134,10 +143,7 @@ pub fn open_window(conn: &mut DbConnection, number_id: i64, recipient: &str, exp
 /// Moves the pool's round robin pointer from `expected` to `slot` only if no
 /// other send moved it first; false means the caller decided on a stale turn.
 pub fn take_turn(conn: &mut DbConnection, pool_id: i64, expected: i32, slot: i32) -> QueryResult<bool> {
-    diesel::update(pools::table.find(pool_id).filter(pools::rr_pointer.eq(expected)))
-        .set(pools::rr_pointer.eq(slot))
-        .execute(conn)
-        .map(|rows| rows == 1)
+    fixed::TakeTurn { pool_id: &pool_id, expected: &expected, slot: &slot }.execute(conn).map(|rows| rows == 1)
 }
 
 /// Takes the pool's row lock for the rest of the transaction, so that the
@@ -153,10 +159,7 @@ pub fn current_pointer(conn: &mut DbConnection, pool_id: i64) -> QueryResult<i32
 }
 
 pub fn record_success(conn: &mut DbConnection, pool_id: i64, number_id: i64) -> QueryResult<()> {
-    diesel::update(pool_members::table.filter(pool_members::pool_id.eq(pool_id)).filter(pool_members::number_id.eq(number_id)))
-        .set(pool_members::last_used_at.eq(Some(super::now())))
-        .execute(conn)
-        .map(|_| ())
+    fixed::RecordSuccess { pool_id: &pool_id, number_id: &number_id, at: &super::now() }.execute(conn).map(|_| ())
 }
 
 pub fn set_current_weight(conn: &mut DbConnection, pool_id: i64, number_id: i64, weight: i64) -> QueryResult<()> {
@@ -231,9 +234,7 @@ pub fn idempotent_answer(conn: &mut DbConnection, enterprise_id: i64, key: &str)
 
 /// A delivery status from Meta's webhook, by wamid.
 pub fn set_status_by_wamid(conn: &mut DbConnection, wamid: &str, status: &str, error_code: Option<i64>) -> QueryResult<usize> {
-    diesel::update(messages::table.filter(messages::wamid.eq(wamid)))
-        .set((messages::status.eq(status), messages::error_code.eq(error_code), messages::updated_at.eq(super::now())))
-        .execute(conn)
+    fixed::SetStatusByWamid { wamid, status, error_code: &error_code, at: &super::now() }.execute(conn)
 }
 
 /// Stores a pool's strategy and strict flag.

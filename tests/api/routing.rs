@@ -137,6 +137,92 @@ async fn a_throughput_limit_fails_over_to_the_next_member() {
     );
 }
 
+/// Waits for the start of a second, so that what follows fits in it.
+async fn start_of_a_second() {
+    let into = chrono::Utc::now().timestamp_subsec_millis();
+    if into > 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(u64::from(1005 - into))).await;
+    }
+}
+
+/// Fills `phone_number_id`'s throughput in the current second; returns the second.
+async fn fill_second(app: &TestApp, pool: i64, phone_number_id: &'static str, sent: i32) -> i64 {
+    app.with_db(move |c| {
+        let second = chrono::Utc::now().timestamp();
+        let number = wabapool::db::schema::numbers::table
+            .filter(wabapool::db::schema::numbers::phone_number_id.eq(phone_number_id))
+            .select(wabapool::db::schema::numbers::id)
+            .get_result::<i64>(c)
+            .unwrap();
+        diesel::update(pool_members::table.filter(pool_members::pool_id.eq(pool)).filter(pool_members::number_id.eq(number)))
+            .set((pool_members::sent_second.eq(second), pool_members::sent_in_second.eq(sent)))
+            .execute(c)
+            .unwrap();
+        second
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_member_at_its_messages_per_second_limit_is_skipped_before_sending_and_a_full_pool_answers_503() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    // A STANDARD number sends 80 a second. Arrange and act inside one
+    // second: when the clock ticks in between, the count starts again and
+    // the try is repeated.
+    for _ in 0..20 {
+        start_of_a_second().await;
+        let second = fill_second(&app, pool, ACME_SUPPORT[0], 80).await;
+        let (status, body) = app.send(&key, pool, template("447700900035"), None).await;
+        if chrono::Utc::now().timestamp() != second {
+            continue;
+        }
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["phone_number_id"], ACME_SUPPORT[1], "the full member is skipped: {body}");
+        assert_eq!(body["attempts"].as_array().unwrap().len(), 1, "nothing was sent from the full member");
+
+        start_of_a_second().await;
+        let second = fill_second(&app, pool, ACME_SUPPORT[1], 80).await;
+        fill_second(&app, pool, ACME_SUPPORT[0], 80).await;
+        let sent_before = app.sandbox_sent().await;
+        let (status, body) = app.send(&key, pool, template("447700900036"), None).await;
+        if chrono::Utc::now().timestamp() != second {
+            continue;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "no_eligible_number");
+        assert!(body["routing"]["members"].as_array().unwrap().iter().all(|m| m["reason"] == "at its messages-per-second limit"), "{body}");
+        assert_eq!(app.sandbox_sent().await, sent_before, "nothing went to Meta");
+        return;
+    }
+    panic!("the clock ticked during every try");
+}
+
+#[tokio::test]
+async fn simultaneous_sends_never_push_a_number_past_its_limit_in_one_second() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+    // Both members one send short of their 80: of many simultaneous sends
+    // inside that second, exactly two go out.
+    for _ in 0..20 {
+        start_of_a_second().await;
+        let second = fill_second(&app, pool, ACME_SUPPORT[0], 79).await;
+        fill_second(&app, pool, ACME_SUPPORT[1], 79).await;
+        let sends = (0..12).map(|i| app.send(&key, pool, template(&format!("4477009002{i:02}")), None));
+        let answers = futures_util::future::join_all(sends).await;
+        if chrono::Utc::now().timestamp() != second {
+            continue;
+        }
+        let sent = answers.iter().filter(|(status, _)| *status == 201).count();
+        let refused = answers.iter().filter(|(status, body)| *status == 503 && body["error"]["code"] == "no_eligible_number").count();
+        assert_eq!((sent, refused), (2, 10), "{answers:?}");
+        return;
+    }
+    panic!("the clock ticked during every try");
+}
+
 #[tokio::test]
 async fn a_recipient_error_is_not_retried() {
     let app = spawn_app().await;
