@@ -1,0 +1,98 @@
+//! Hot writes as fixed statements that the connection keeps prepared.
+//!
+//! Diesel never caches an `UPDATE` it builds (a changeset's shape can vary
+//! with its values), so every `diesel::update` is parsed and planned anew
+//! by SQLite on each call: about as much CPU as running it. The writes made
+//! on every send and every delivery status are written here instead as
+//! statements whose SQL never changes, with a static query id, so each
+//! pooled connection prepares them once.
+
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::HasSqlType;
+use diesel::{QueryResult, RunQueryDsl};
+
+/// Declares a statement: its binds as typed fields, and its SQL as a list
+/// of literal pieces and `(field as SqlType)` binds.
+macro_rules! fixed_statement {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $(pub $field:ident: $ty:ty),* $(,)? }
+        sql: [$($piece:tt),* $(,)?]
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        pub struct $name<'a> {
+            $(pub $field: $ty,)*
+        }
+
+        // One statement type, one SQL text: the cache may key it by type.
+        impl QueryId for $name<'_> {
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl<'a, DB> QueryFragment<DB> for $name<'a>
+        where
+            DB: Backend
+                + HasSqlType<diesel::sql_types::BigInt>
+                + HasSqlType<diesel::sql_types::Integer>
+                + HasSqlType<diesel::sql_types::Text>
+                + HasSqlType<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>
+                + HasSqlType<diesel::sql_types::Timestamp>,
+            i64: ToSql<diesel::sql_types::BigInt, DB>,
+            i32: ToSql<diesel::sql_types::Integer, DB>,
+            str: ToSql<diesel::sql_types::Text, DB>,
+            Option<i64>: ToSql<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, DB>,
+            chrono::NaiveDateTime: ToSql<diesel::sql_types::Timestamp, DB>,
+        {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+                $(fixed_statement!(@piece self, out, $piece);)*
+                Ok(())
+            }
+        }
+
+        impl<'a, C> RunQueryDsl<C> for $name<'a> {}
+    };
+    (@piece $self:ident, $out:ident, $sql:literal) => {
+        $out.push_sql($sql);
+    };
+    (@piece $self:ident, $out:ident, ($field:ident as $st:ty)) => {
+        $out.push_bind_param::<$st, _>($self.$field)?;
+    };
+}
+
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+
+fixed_statement! {
+    /// Moves a pool's round robin pointer only from the value a decision read.
+    pub struct TakeTurn { pub pool_id: &'a i64, pub expected: &'a i32, pub slot: &'a i32 }
+    sql: ["UPDATE pools SET rr_pointer = ", (slot as Integer), " WHERE id = ", (pool_id as BigInt), " AND rr_pointer = ", (expected as Integer)]
+}
+
+fixed_statement! {
+    /// Counts one send in a member's current second while it is under its limit.
+    pub struct ReserveSend { pub pool_id: &'a i64, pub number_id: &'a i64, pub now_second: &'a i64, pub limit: &'a i32 }
+    sql: [
+        "UPDATE pool_members SET sent_in_second = CASE WHEN sent_second = ", (now_second as BigInt),
+        " THEN sent_in_second + 1 ELSE 1 END, sent_second = ", (now_second as BigInt),
+        " WHERE pool_id = ", (pool_id as BigInt), " AND number_id = ", (number_id as BigInt),
+        " AND (sent_second <> ", (now_second as BigInt), " OR sent_in_second < ", (limit as Integer), ")",
+    ]
+}
+
+fixed_statement! {
+    /// Notes when a member last served a send.
+    pub struct RecordSuccess { pub pool_id: &'a i64, pub number_id: &'a i64, pub at: &'a chrono::NaiveDateTime }
+    sql: ["UPDATE pool_members SET last_used_at = ", (at as Timestamp), " WHERE pool_id = ", (pool_id as BigInt), " AND number_id = ", (number_id as BigInt)]
+}
+
+fixed_statement! {
+    /// A delivery status from Meta, by wamid.
+    pub struct SetStatusByWamid { pub wamid: &'a str, pub status: &'a str, pub error_code: &'a Option<i64>, pub at: &'a chrono::NaiveDateTime }
+    sql: [
+        "UPDATE messages SET status = ", (status as Text), ", error_code = ", (error_code as Nullable<BigInt>),
+        ", updated_at = ", (at as Timestamp), " WHERE wamid = ", (wamid as Text),
+    ]
+}
