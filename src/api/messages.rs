@@ -16,9 +16,7 @@ use crate::web::AppState;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<ApiKeyRow, HttpResponse> {
-    let presented = req.headers().get("Authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned);
-    let unauthorized = || error(StatusCode::UNAUTHORIZED, "unauthorized", "Send a valid API key as Authorization: Bearer wbp_….");
-    let Some(presented) = presented else { return Err(unauthorized()) };
+    let Some(presented) = presented_key(req) else { return Err(unauthorized()) };
     match state.run(move |conn| Ok(api_keys::authenticate(conn, &presented)?)).await {
         Ok(Some(key)) => Ok(key),
         Ok(None) => Err(unauthorized()),
@@ -80,32 +78,63 @@ async fn read_json(req: &HttpRequest, mut payload: web::Payload) -> Result<Value
     serde_json::from_slice(&body).map_err(|_| error(StatusCode::BAD_REQUEST, "invalid_json", "The body is not valid JSON."))
 }
 
-#[post("/api/v1/pools/{id}/messages")]
-pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, payload: web::Payload) -> HttpResponse {
-    let key = match authenticate(&req, &state).await {
-        Ok(key) => key,
-        Err(response) => return response,
-    };
-    let body = match read_json(&req, payload).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let Some(pool_id) = pool_id(&path) else { return refusal(Refusal::PoolNotFound, &[]) };
-    let message: CheckedMessage = match check_message(body) {
-        Ok(message) => message,
-        Err(problem) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_message", &problem),
-    };
+/// The bearer key a request presents, if any.
+fn presented_key(req: &HttpRequest) -> Option<String> {
+    req.headers().get("Authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned)
+}
+
+fn unauthorized() -> HttpResponse {
+    error(StatusCode::UNAUTHORIZED, "unauthorized", "Send a valid API key as Authorization: Bearer wbp_….")
+}
+
+/// A send request whose body, pool id and message passed their checks.
+type SendRequest = (i64, CheckedMessage, Option<String>);
+
+async fn check_send(req: &HttpRequest, path: &str, payload: web::Payload) -> Result<SendRequest, HttpResponse> {
+    let body = read_json(req, payload).await?;
+    let Some(pool_id) = pool_id(path) else { return Err(refusal(Refusal::PoolNotFound, &[])) };
+    let message = check_message(body).map_err(|problem| error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_message", &problem))?;
     let idempotency_key = req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
-        return error(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "An Idempotency-Key holds 1 to 255 characters.");
+        return Err(error(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "An Idempotency-Key holds 1 to 255 characters."));
     }
-    let (keys, plan_key, plan_message, plan_idem) = (state.secrets.clone(), key.clone(), message.clone(), idempotency_key.clone());
-    let planned = state.run(move |conn| Ok(service::plan(conn, Some(&keys), &plan_key, pool_id, &plan_message, plan_idem.as_deref())?)).await;
-    let plan = match planned {
-        Ok(Planned::Send(plan)) => plan,
-        Ok(Planned::Replay(answer)) => return replay(answer),
-        Ok(Planned::Refused(refused)) => return refusal(refused, &[]),
+    Ok((pool_id, message, idempotency_key))
+}
+
+#[post("/api/v1/pools/{id}/messages")]
+pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, payload: web::Payload) -> HttpResponse {
+    let Some(presented) = presented_key(&req) else { return unauthorized() };
+    // The body is checked before the key so that the key and the plan share
+    // one database visit; its problems are answered only to a valid key.
+    let checked = check_send(&req, &path, payload).await;
+    let request = checked.as_ref().ok().cloned();
+    let keys = state.secrets.clone();
+    let visited = state
+        .run(move |conn| {
+            let Some(key) = api_keys::authenticate(conn, &presented)? else { return Ok(None) };
+            let planned = match &request {
+                Some((pool_id, message, idempotency_key)) => {
+                    Some(service::plan(conn, Some(&keys), &key, *pool_id, message, idempotency_key.as_deref())?)
+                }
+                None => None,
+            };
+            Ok(Some((key, planned)))
+        })
+        .await;
+    let (key, planned) = match visited {
+        Ok(Some(visit)) => visit,
+        Ok(None) => return unauthorized(),
         Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again."),
+    };
+    let (message, idempotency_key) = match checked {
+        Ok((_, message, idempotency_key)) => (message, idempotency_key),
+        Err(response) => return response,
+    };
+    let plan = match planned {
+        Some(Planned::Send(plan)) => plan,
+        Some(Planned::Replay(answer)) => return replay(answer),
+        Some(Planned::Refused(refused)) => return refusal(refused, &[]),
+        None => return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again."),
     };
     let mut attempts = Vec::new();
     let mut end_index: Option<(usize, String)> = None;
