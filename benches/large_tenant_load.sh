@@ -172,13 +172,13 @@ EOF
 # Sends: a template to a recipient of its own per request (thread number and
 # a counter), so stickiness and idempotency never short-cut a send; any
 # answer but 201 counts as an error.
-cat >"$WORK/send.lua" <<EOF
-local threads = {}
+cp "$WORK/expect.lua" "$WORK/send.lua"
+cat >>"$WORK/send.lua" <<EOF
 local next_index = 0
 function setup(thread)
   next_index = next_index + 1
   thread:set("index", next_index)
-  table.insert(threads, thread)
+  count_thread(thread)
 end
 function init(args)
   sent = 0
@@ -192,11 +192,6 @@ function request()
 end
 function response(status, headers, body)
   if status ~= 201 then unexpected = unexpected + 1 end
-end
-function done(summary, latency, requests)
-  local n = 0
-  for _, thread in ipairs(threads) do n = n + (thread:get("unexpected") or 0) end
-  io.write(string.format("Unexpected answers: %d\n", n))
 end
 EOF
 
