@@ -80,6 +80,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    listing_stamp (id) {
+        id -> BigInt,
+        stamp -> BigInt,
+    }
+}
+
+diesel::table! {
     pools (id) {
         id -> BigInt,
         enterprise_id -> BigInt,

@@ -2,8 +2,9 @@
 //!
 //! Diesel never caches an `UPDATE` it builds (a changeset's shape can vary
 //! with its values), so every `diesel::update` is parsed and planned anew
-//! by SQLite on each call: about as much CPU as running it. The writes made
-//! on every send and every delivery status are written here instead as
+//! by SQLite on each call: about as much CPU as running it, and more once
+//! triggers hang on the table. The writes made on every send, every
+//! delivery status and every pool edit are written here instead as
 //! statements whose SQL never changes, with a static query id, so each
 //! pooled connection prepares them once.
 
@@ -94,5 +95,21 @@ fixed_statement! {
     sql: [
         "UPDATE messages SET status = ", (status as Text), ", error_code = ", (error_code as Nullable<BigInt>),
         ", updated_at = ", (at as Timestamp), " WHERE wamid = ", (wamid as Text),
+    ]
+}
+
+fixed_statement! {
+    /// Renames a pool and moves it to the next version, only from the version the form was read at.
+    pub struct RenamePoolIfCurrent {
+        pub id: &'a i64,
+        pub expected_version: &'a i64,
+        pub next_version: &'a i64,
+        pub name: &'a str,
+        pub name_key: &'a str,
+        pub at: &'a chrono::NaiveDateTime,
+    }
+    sql: [
+        "UPDATE pools SET name = ", (name as Text), ", name_key = ", (name_key as Text), ", version = ", (next_version as BigInt),
+        ", updated_at = ", (at as Timestamp), " WHERE id = ", (id as BigInt), " AND version = ", (expected_version as BigInt),
     ]
 }

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{enterprises, numbers, pool_members, pools, wabas};
+use crate::db::schema::{enterprises, listing_stamp, numbers, pool_members, pools, wabas};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = pools)]
@@ -57,9 +57,15 @@ pub fn name_taken(conn: &mut DbConnection, enterprise_id: i64, name_key: &str, e
 /// Renames a pool and moves it to the next version, only if it is still
 /// at `expected_version` (R9). Returns whether it was.
 pub fn update_if_current(conn: &mut DbConnection, id: i64, expected_version: i64, name: &str, name_key: &str) -> QueryResult<bool> {
-    let changed = diesel::update(pools::table.filter(pools::id.eq(id)).filter(pools::version.eq(expected_version)))
-        .set((pools::name.eq(name), pools::name_key.eq(name_key), pools::version.eq(expected_version + 1), pools::updated_at.eq(super::now())))
-        .execute(conn)?;
+    let statement = super::fixed::RenamePoolIfCurrent {
+        id: &id,
+        expected_version: &expected_version,
+        next_version: &(expected_version + 1),
+        name,
+        name_key,
+        at: &super::now(),
+    };
+    let changed = statement.execute(conn)?;
     Ok(changed == 1)
 }
 
@@ -243,6 +249,12 @@ pub fn members_of(conn: &mut DbConnection, pool_ids: &[i64]) -> QueryResult<Vec<
         members.extend(query.order((pool_members::pool_id.asc(), pool_members::slot.asc())).load::<MemberRow>(conn)?);
     }
     Ok(members)
+}
+
+/// The listing's change stamp: triggers move it, in the writing
+/// transaction, with every change to what a listing shows.
+pub fn listing_stamp(conn: &mut DbConnection) -> QueryResult<i64> {
+    listing_stamp::table.select(listing_stamp::stamp).get_result(conn)
 }
 
 /// The pool a number sits in, if any (R6: at most one).

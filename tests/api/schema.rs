@@ -1,7 +1,7 @@
 //! The SQLite and PostgreSQL migration trees stay in step: the same
-//! tables, columns, checks, unique indexes and foreign keys, once the known
-//! differences of spelling between the two are normalised away; and the
-//! live database holds what its tree says.
+//! tables, columns, checks, indexes, foreign keys, triggers and seeded
+//! rows, once the known differences of spelling between the two are
+//! normalised away; and the live database holds what its tree says.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +21,10 @@ struct Schema {
     constraints: BTreeMap<String, BTreeSet<String>>,
     /// index name → "UNIQUE table (columns)" or "table (columns)".
     indexes: BTreeMap<String, String>,
+    /// trigger name → "AFTER event ON table".
+    triggers: BTreeMap<String, String>,
+    /// rows the migrations insert.
+    rows: BTreeSet<String>,
 }
 
 /// Spelling differences between the trees that mean the same thing.
@@ -65,12 +69,56 @@ fn split_top_level(body: &str) -> Vec<String> {
     parts
 }
 
+/// Splits a tree into statements at semicolons, except those inside a
+/// PostgreSQL function's `$$ … $$` body or a SQLite trigger's `BEGIN … END`.
+fn statements(sql: &str) -> Vec<String> {
+    let (mut all, mut current, mut in_body) = (Vec::new(), String::new(), false);
+    let mut rest = sql;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("$$") {
+            in_body = !in_body;
+            current.push_str("$$");
+            rest = &rest[2..];
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        if c != ';' || in_body {
+            current.push(c);
+            continue;
+        }
+        let statement = current.split_whitespace().collect::<Vec<_>>().join(" ");
+        let open_trigger = statement.starts_with("CREATE TRIGGER ") && statement.contains(" BEGIN ") && !statement.ends_with(" END");
+        if open_trigger {
+            current.push(c);
+            continue;
+        }
+        if !statement.is_empty() {
+            all.push(statement);
+        }
+        current.clear();
+    }
+    let last = current.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !last.is_empty() {
+        all.push(last);
+    }
+    all
+}
+
 fn parse(sql: &str) -> Schema {
     let without_comments: String = sql.lines().map(|l| l.split("--").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
     let mut schema = Schema::default();
-    for statement in without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
-        if let Some(rest) = statement.strip_prefix("CREATE TABLE ") {
+    for statement in statements(&without_comments) {
+        if let Some(rest) = statement.strip_prefix("CREATE TRIGGER ") {
+            // SQLite writes the action inline, PostgreSQL calls a function;
+            // what must agree is the name, the event and the table.
+            let (name, rest) = rest.split_once(' ').unwrap_or_else(|| panic!("unreadable: {statement}"));
+            let event = rest.split(" BEGIN ").next().and_then(|e| e.split(" FOR EACH ").next()).unwrap_or_default();
+            schema.triggers.insert(name.to_owned(), normalise(event));
+        } else if statement.starts_with("CREATE FUNCTION ") {
+            // A PostgreSQL trigger's body; SQLite has no functions to match.
+        } else if statement.starts_with("INSERT INTO ") {
+            schema.rows.insert(normalise(&statement));
+        } else if let Some(rest) = statement.strip_prefix("CREATE TABLE ") {
             let (name, body) = rest.split_once(" (").unwrap_or_else(|| panic!("unreadable: {statement}"));
             let body = body.strip_suffix(')').unwrap_or_else(|| panic!("unreadable: {statement}"));
             let columns = schema.columns.entry(name.to_owned()).or_default();
@@ -147,6 +195,8 @@ fn both_trees_define_the_same_tables_columns_constraints_and_indexes() {
         assert_eq!(sqlite.constraints[table], postgres.constraints[table], "checks and foreign keys of {table}");
     }
     assert_eq!(sqlite.indexes, postgres.indexes, "indexes");
+    assert_eq!(sqlite.triggers, postgres.triggers, "triggers");
+    assert_eq!(sqlite.rows, postgres.rows, "rows");
 }
 
 #[test]
@@ -173,6 +223,11 @@ fn the_comparison_notices_a_drifted_tree() {
         postgres.replace("slot BETWEEN 1 AND 10", "slot BETWEEN 1 AND 11"),
         postgres.replace("    verified_name             TEXT NOT NULL DEFAULT '',\n", ""),
         postgres.replace("ON DELETE CASCADE\n);\nCREATE UNIQUE INDEX pool_members_number_key", "\n);\nCREATE UNIQUE INDEX pool_members_number_key"),
+        postgres.replace("display_phone_number, verified_name, status,", "display_phone_number, status,"),
+        postgres.replace(
+            "CREATE TRIGGER listing_stamp_wabas_delete AFTER DELETE ON wabas\nFOR EACH STATEMENT EXECUTE FUNCTION bump_listing_stamp();\n",
+            "",
+        ),
     ];
     let reference = parse(&tree("sqlite"));
 
@@ -190,9 +245,11 @@ struct Row {
     b: String,
 }
 
-/// (table, column) pairs and unique index names of the live database.
-fn live_schema(conn: &mut DbConnection) -> (BTreeSet<(String, String)>, BTreeSet<String>) {
-    let (columns, unique): (Vec<Row>, Vec<Row>) = match conn {
+/// (table, column) pairs, unique index names and (trigger, table) pairs of the live database.
+type LiveSchema = (BTreeSet<(String, String)>, BTreeSet<String>, BTreeSet<(String, String)>);
+
+fn live_schema(conn: &mut DbConnection) -> LiveSchema {
+    let (columns, unique, triggers): (Vec<Row>, Vec<Row>, Vec<Row>) = match conn {
         DbConnection::Sqlite(c) => (
             diesel::sql_query(
                 "SELECT m.name AS a, p.name AS b FROM sqlite_master m, pragma_table_info(m.name) p \
@@ -203,6 +260,7 @@ fn live_schema(conn: &mut DbConnection) -> (BTreeSet<(String, String)>, BTreeSet
             diesel::sql_query("SELECT name AS a, tbl_name AS b FROM sqlite_master WHERE type = 'index' AND sql LIKE 'CREATE UNIQUE INDEX%'")
                 .load(c)
                 .unwrap(),
+            diesel::sql_query("SELECT name AS a, tbl_name AS b FROM sqlite_master WHERE type = 'trigger'").load(c).unwrap(),
         ),
         DbConnection::Postgres(c) => (
             diesel::sql_query(
@@ -217,9 +275,16 @@ fn live_schema(conn: &mut DbConnection) -> (BTreeSet<(String, String)>, BTreeSet
             )
             .load(c)
             .unwrap(),
+            diesel::sql_query(
+                "SELECT DISTINCT trigger_name::text AS a, event_object_table::text AS b FROM information_schema.triggers \
+                 WHERE trigger_schema = 'public'",
+            )
+            .load(c)
+            .unwrap(),
         ),
     };
-    (columns.into_iter().map(|r| (r.a, r.b)).collect(), unique.into_iter().map(|r| r.a).collect())
+    let pairs = |rows: Vec<Row>| rows.into_iter().map(|r| (r.a, r.b)).collect();
+    (pairs(columns), unique.into_iter().map(|r| r.a).collect(), pairs(triggers))
 }
 
 #[tokio::test]
@@ -232,11 +297,15 @@ async fn the_live_database_holds_the_tables_columns_and_unique_indexes_of_the_mi
         expected.columns.iter().flat_map(|(t, cols)| cols.keys().map(move |c| (t.clone(), c.clone()))).collect();
     let expected_unique: BTreeSet<String> =
         expected.indexes.iter().filter(|(_, def)| def.starts_with("UNIQUE ")).map(|(name, _)| name.clone()).collect();
+    let expected_triggers: BTreeSet<(String, String)> =
+        expected.triggers.iter().map(|(name, event)| (name.clone(), event.rsplit(" ON ").next().unwrap_or_default().to_owned())).collect();
 
     // Act
-    let (columns, unique) = app.with_db(live_schema).await;
+    let (columns, unique, triggers) = app.with_db(live_schema).await;
 
     // Assert
     assert_eq!(columns, expected_columns);
     assert_eq!(unique, expected_unique);
+    assert!(!expected_triggers.is_empty());
+    assert_eq!(triggers, expected_triggers);
 }

@@ -1,0 +1,16 @@
+DROP TRIGGER listing_stamp_pools_insert ON pools;
+DROP TRIGGER listing_stamp_pools_delete ON pools;
+DROP TRIGGER listing_stamp_pools_update ON pools;
+DROP TRIGGER listing_stamp_pool_members_insert ON pool_members;
+DROP TRIGGER listing_stamp_pool_members_delete ON pool_members;
+DROP TRIGGER listing_stamp_pool_members_update ON pool_members;
+DROP TRIGGER listing_stamp_numbers_insert ON numbers;
+DROP TRIGGER listing_stamp_numbers_delete ON numbers;
+DROP TRIGGER listing_stamp_numbers_update ON numbers;
+DROP TRIGGER listing_stamp_wabas_delete ON wabas;
+DROP TRIGGER listing_stamp_wabas_update ON wabas;
+DROP TRIGGER listing_stamp_enterprises_insert ON enterprises;
+DROP TRIGGER listing_stamp_enterprises_delete ON enterprises;
+DROP TRIGGER listing_stamp_enterprises_update ON enterprises;
+DROP FUNCTION bump_listing_stamp();
+DROP TABLE listing_stamp;

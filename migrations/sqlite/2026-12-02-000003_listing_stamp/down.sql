@@ -1,0 +1,15 @@
+DROP TRIGGER listing_stamp_pools_insert;
+DROP TRIGGER listing_stamp_pools_delete;
+DROP TRIGGER listing_stamp_pools_update;
+DROP TRIGGER listing_stamp_pool_members_insert;
+DROP TRIGGER listing_stamp_pool_members_delete;
+DROP TRIGGER listing_stamp_pool_members_update;
+DROP TRIGGER listing_stamp_numbers_insert;
+DROP TRIGGER listing_stamp_numbers_delete;
+DROP TRIGGER listing_stamp_numbers_update;
+DROP TRIGGER listing_stamp_wabas_delete;
+DROP TRIGGER listing_stamp_wabas_update;
+DROP TRIGGER listing_stamp_enterprises_insert;
+DROP TRIGGER listing_stamp_enterprises_delete;
+DROP TRIGGER listing_stamp_enterprises_update;
+DROP TABLE listing_stamp;
