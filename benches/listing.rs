@@ -5,12 +5,17 @@
 //!
 //! - `list_pools`: `services::pools::list_pools` for page 1 of 50 pools, and
 //!   with the search `q=Pool 03`, on one pooled connection (its statement
-//!   cache warm, as a serving connection's is);
+//!   cache warm, as a serving connection's is); and `list_pools_cached` when
+//!   nothing changed since the listing was read (the stamp read and the
+//!   cache lookup);
 //! - `render`: the listing template the handler renders (`pools/index.html`
-//!   in its base layout) from that page's listing.
+//!   in its base layout) from that page's listing, with its table drawn
+//!   anew (a listing's first request) and drawn before (every later one).
 //!
 //!   cargo bench --bench listing
 //!   cargo bench --bench listing -- render
+
+use std::sync::Arc;
 
 use askama::Template;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -20,7 +25,8 @@ use wabapool::db::{self, DatabaseUrl, DbConnection};
 use wabapool::security::secrets::SecretKeys;
 use wabapool::services::Actor;
 use wabapool::services::auth::session_user;
-use wabapool::services::pools::{ListQuery, PAGE_SIZE, list_pools};
+use wabapool::services::listing_cache::{CachedListing, ListingCache};
+use wabapool::services::pools::{ListQuery, PAGE_SIZE, list_pools, list_pools_cached};
 use wabapool::store::users;
 use wabapool::web::layout::{Chrome, Nav};
 use wabapool::web::pools::PoolsIndex;
@@ -67,15 +73,23 @@ fn listing(c: &mut Criterion) {
     let mut group = c.benchmark_group("list_pools");
     group.bench_function("aggregator view, page 1 of 50", |b| b.iter(|| list_pools(&mut conn, &actor, &page_one).unwrap()));
     group.bench_function("aggregator view, q=Pool 03", |b| b.iter(|| list_pools(&mut conn, &actor, &search).unwrap()));
+    let cache = ListingCache::default();
+    group.bench_function("aggregator view, page 1 of 50, cached and unchanged", |b| {
+        b.iter(|| list_pools_cached(&mut conn, &cache, &actor, &page_one).unwrap())
+    });
     group.finish();
 
     let mut group = c.benchmark_group("render");
-    group.bench_function("listing page, 50 pools", |b| {
+    group.bench_function("listing page, 50 pools, table drawn anew", |b| {
         b.iter_batched(
-            || PoolsIndex { chrome: chrome(&actor, &organisation), listing: first.clone() },
-            |page| page.render().unwrap(),
+            || Arc::new(CachedListing::new(first.clone())),
+            |listing| PoolsIndex::new(chrome(&actor, &organisation), listing).unwrap().render().unwrap(),
             criterion::BatchSize::SmallInput,
         )
+    });
+    let drawn = Arc::new(CachedListing::new(first.clone()));
+    group.bench_function("listing page, 50 pools, table drawn before", |b| {
+        b.iter(|| PoolsIndex::new(chrome(&actor, &organisation), drawn.clone()).unwrap().render().unwrap())
     });
     group.finish();
 }

@@ -35,6 +35,7 @@ impl Application {
     /// Connects, migrates and binds; the server runs once awaited.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = DatabaseUrl::parse(&settings.database_url);
+        let backend = url.backend();
         let size = settings.db_pool_size;
         let db = web::block(move || -> anyhow::Result<DbPool> {
             let pool = db::connect_pool(&url, size)?;
@@ -57,6 +58,8 @@ impl Application {
             graph,
             secrets: settings.secret_keys.clone(),
             metrics,
+            listings: Arc::default(),
+            quick_reads: backend == db::Backend::Sqlite,
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             webhooks: Arc::new(crate::web::webhooks::WebhookSettings {
                 app_secret: settings.meta_app_secret.clone(),

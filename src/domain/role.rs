@@ -48,7 +48,7 @@ impl Role {
 }
 
 /// The tenant a user belongs to: one enterprise, or one aggregator (R2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     Enterprise(EnterpriseId),
     Aggregator(AggregatorId),

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod keys;
+pub mod listing_cache;
 pub mod numbers;
 pub mod pools;
 pub mod routing;

@@ -2,10 +2,12 @@
 //! rules R1–R11.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::json;
 
 use super::access::{chosen_enterprise, enterprise_in_scope, enterprises_in_scope, require_channel_admin};
+use super::listing_cache::{CachedListing, ListingCache, ListingKey};
 use super::{Actor, FieldErrors, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::pool::{MembershipCheck, SelectionError, check_membership, free_slots, too_few_activated_numbers};
@@ -119,7 +121,7 @@ impl PoolSummary {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PoolListing {
     pub pools: Vec<PoolSummary>,
     pub total: i64,
@@ -130,6 +132,37 @@ pub struct PoolListing {
     pub enterprise_filter: Option<i64>,
     pub q: String,
     pub status: String,
+}
+
+/// The listing, from `cache` while nothing it shows has changed since it
+/// was read (see [`super::listing_cache`]).
+pub fn list_pools_cached(
+    conn: &mut DbConnection,
+    cache: &ListingCache,
+    actor: &Actor,
+    query: &ListQuery,
+) -> Result<Arc<CachedListing>, ServiceError> {
+    if let Some(listing) = cached_listing(conn, cache, actor, query)? {
+        return Ok(listing);
+    }
+    let stamp = pools::listing_stamp(conn)?;
+    let key = ListingKey::new(actor.scope, query);
+    let listing = Arc::new(CachedListing::new(list_pools(conn, actor, query)?));
+    cache.put(key, stamp, listing.clone());
+    Ok(listing)
+}
+
+/// The cached listing while nothing it shows has changed; None when it
+/// must be read. Two short reads: the stamp and the cache.
+pub fn cached_listing(
+    conn: &mut DbConnection,
+    cache: &ListingCache,
+    actor: &Actor,
+    query: &ListQuery,
+) -> Result<Option<Arc<CachedListing>>, ServiceError> {
+    require_channel_admin(actor)?;
+    let stamp = pools::listing_stamp(conn)?;
+    Ok(cache.get(&ListingKey::new(actor.scope, query), stamp))
 }
 
 pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<PoolListing, ServiceError> {

@@ -38,6 +38,9 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
     pub webhooks: std::sync::Arc<webhooks::WebhookSettings>,
     pub sessions: session::SessionPolicy,
+    pub listings: std::sync::Arc<crate::services::listing_cache::ListingCache>,
+    /// Whether short reads may run on an async worker (see [`AppState::try_quick`]).
+    pub quick_reads: bool,
 }
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy,
@@ -72,6 +75,22 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// Runs a few short reads on this async worker, sparing the two thread
+    /// switches of the blocking pool, where they cannot wait: on SQLite (a
+    /// local file read, no round trip) and only when a pooled connection is
+    /// free at once. `work` answers None when it finds it needs more than
+    /// short reads. None, also when a connection is not free or the database
+    /// is PostgreSQL, means nothing was done: the caller goes to [`Self::run`].
+    pub fn try_quick<T>(&self, work: impl FnOnce(&mut DbConnection) -> Result<Option<T>, AppError>) -> Result<Option<T>, AppError> {
+        if !self.quick_reads {
+            return Ok(None);
+        }
+        match self.db.try_get() {
+            Some(mut conn) => work(&mut conn),
+            None => Ok(None),
+        }
     }
 }
 

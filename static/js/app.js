@@ -72,7 +72,9 @@
       }
       event.preventDefault();
       var confirmForm = dialog.querySelector("form[data-confirm-form]");
-      confirmForm.setAttribute("action", form.getAttribute("data-action"));
+      // The switch's form asks for the confirmation page; the dialog posts
+      // to the same address.
+      confirmForm.setAttribute("action", form.getAttribute("action"));
       var subject = dialog.querySelector("[data-confirm-subject]");
       if (subject) {
         subject.textContent = form.getAttribute("data-pool-name") || "";

@@ -1,5 +1,5 @@
-//! Several instances on one database (DESIGN.md §12): sessions, sign-outs
-//! and rules hold across instances; one instance stopping leaves the other
+//! Several instances on one database (DESIGN.md §12): sessions, sign-outs,
+//! rules and the pool listing hold across instances; one instance stopping leaves the other
 //! serving; a database outage is a clear 503 and recovery needs no restart.
 
 use std::sync::Arc;
@@ -67,6 +67,24 @@ async fn login(client: &reqwest::Client, address: &str, email: &str) {
     assert_eq!(response.status().as_u16(), 303);
 }
 
+/// Two instances on one fresh seeded database, each with a browser signed in as `email`.
+async fn two_instances_signed_in(email: &str) -> (String, TestDatabase, (Instance, reqwest::Client), (Instance, reqwest::Client)) {
+    let (url, database, _keys) = seeded_database().await;
+    let a = start(shared_settings(&url)).await;
+    let b = start(shared_settings(&url)).await;
+    let (ca, cb) = (browser(), browser());
+    login(&ca, &a.address, email).await;
+    login(&cb, &b.address, email).await;
+    (url, database, (a, ca), (b, cb))
+}
+
+/// The first number an Add Pool page offers.
+fn first_number_offered(page: &str) -> String {
+    let doc = scraper::Html::parse_document(page);
+    let selector = scraper::Selector::parse("input[name=phone_number_ids]").unwrap();
+    doc.select(&selector).next().unwrap().value().attr("value").unwrap().to_owned()
+}
+
 async fn status_of(client: &reqwest::Client, url: String) -> u16 {
     client.get(url).send().await.unwrap().status().as_u16()
 }
@@ -117,19 +135,10 @@ async fn disabling_a_user_signs_them_out_on_every_instance() {
 
 #[tokio::test]
 async fn concurrent_edits_through_two_instances_keep_one_number_in_one_pool() {
-    let (url, _database, _keys) = seeded_database().await;
-    let a = start(shared_settings(&url)).await;
-    let b = start(shared_settings(&url)).await;
-    let (ca, cb) = (browser(), browser());
-    login(&ca, &a.address, "admin@initech.example").await;
-    login(&cb, &b.address, "admin@initech.example").await;
+    let (url, _database, (a, ca), (b, cb)) = two_instances_signed_in("admin@initech.example").await;
     let page_a = ca.get(format!("{}/channels/whatsapp/pools/new", a.address)).send().await.unwrap().text().await.unwrap();
     let page_b = cb.get(format!("{}/channels/whatsapp/pools/new", b.address)).send().await.unwrap().text().await.unwrap();
-    let number = {
-        let doc = scraper::Html::parse_document(&page_a);
-        let selector = scraper::Selector::parse("input[name=phone_number_ids]").unwrap();
-        doc.select(&selector).next().unwrap().value().attr("value").unwrap().to_owned()
-    };
+    let number = first_number_offered(&page_a);
     let post = |client: reqwest::Client, address: String, page: String, name: &'static str, number: String| async move {
         let token = csrf_of(&page);
         client
@@ -159,6 +168,31 @@ async fn concurrent_edits_through_two_instances_keep_one_number_in_one_pool() {
     .await
     .unwrap();
     assert_eq!(holders, 1);
+}
+
+#[tokio::test]
+async fn a_pool_added_through_one_instance_is_listed_at_once_by_the_other() {
+    // Arrange: instance A has served (and so keeps) the listing.
+    let (_url, _database, (a, ca), (b, cb)) = two_instances_signed_in("admin@initech.example").await;
+    let listing = |client: reqwest::Client, address: String| async move {
+        client.get(format!("{address}/channels/whatsapp/pools")).send().await.unwrap().text().await.unwrap()
+    };
+    assert!(!listing(ca.clone(), a.address.clone()).await.contains("Added on B"));
+
+    // Act: a pool added through instance B.
+    let form = cb.get(format!("{}/channels/whatsapp/pools/new", b.address)).send().await.unwrap().text().await.unwrap();
+    let number = first_number_offered(&form);
+    let token = csrf_of(&form);
+    let added = cb
+        .post(format!("{}/channels/whatsapp/pools", b.address))
+        .form(&[("csrf_token", token.as_str()), ("name", "Added on B"), ("phone_number_ids", number.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status().as_u16(), 303);
+
+    // Assert: A lists it on its next request.
+    assert!(listing(ca, a.address.clone()).await.contains("Added on B"));
 }
 
 #[tokio::test]

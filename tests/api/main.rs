@@ -11,6 +11,7 @@ mod hostile_input;
 mod htmx;
 mod instances;
 mod listing;
+mod listing_changes;
 mod matrix;
 mod numbers;
 mod pool_rules;

@@ -160,8 +160,8 @@ async fn aggregator_admin_picks_an_enterprise_and_the_numbers_change_without_a_p
 }
 
 #[tokio::test]
-async fn the_deactivate_toggle_asks_first_no_keeps_the_pool_active_and_yes_deactivates_it() {
-    browser_test("the_deactivate_toggle_asks_first_no_keeps_the_pool_active_and_yes_deactivates_it", |b| async move {
+async fn the_deactivate_toggle_asks_first_no_keeps_the_pool_active_yes_deactivates_it_and_the_switch_activates_it_again() {
+    browser_test("the_deactivate_toggle_asks_first_no_keeps_the_pool_active_yes_deactivates_it_and_the_switch_activates_it_again", |b| async move {
         // Arrange
         b.login("admin@acme.example").await;
         let id = b.app.pool_id("Acme Support").await;
@@ -191,6 +191,15 @@ async fn the_deactivate_toggle_asks_first_no_keeps_the_pool_active_and_yes_deact
         let off = b.find("button[role=switch][aria-label='Activate Acme Support']").await;
         assert_eq!(off.attr("aria-checked").await.unwrap().as_deref(), Some("false"));
         assert!(listing_row(&b, "Acme Support").await.contains("Inactive"), "the row says Inactive in words");
+
+        // Act: the switch of the inactive pool posts through the page's activate form.
+        b.click("button[role=switch][aria-label='Activate Acme Support']").await;
+
+        // Assert: active again, and the switch shows it.
+        b.wait_for_text("WABA Pool \u{201c}Acme Support\u{201d} was activated.").await;
+        assert!(b.app.pool_active(id).await, "the switch activates the pool");
+        let on = b.find("button[role=switch][aria-label='Deactivate Acme Support']").await;
+        assert_eq!(on.attr("aria-checked").await.unwrap().as_deref(), Some("true"));
     })
     .await;
 }

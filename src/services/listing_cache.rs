@@ -1,0 +1,173 @@
+//! The pool listing, kept in memory while nothing it shows has changed.
+//!
+//! Each cached listing carries the `listing_stamp` it was read under.
+//! Triggers move the stamp with every change to what a listing shows, in
+//! the transaction that makes the change, whichever instance or process
+//! writes. A request reads the stamp (one row) and is served the cached
+//! listing only while the two agree; otherwise the listing is read again.
+//! The stamp is read before the listing, so a listing is never older than
+//! the stamp it is kept under.
+//!
+//! A cached listing also keeps its markup once a page has drawn it: the
+//! same listing always draws the same table.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::pools::{ListQuery, PoolListing};
+use crate::domain::Scope;
+
+/// Listings kept at most: each is a page of up to 50 pools.
+const CAPACITY: usize = 64;
+
+/// Whose listing, with which query: users of one scope see the same listing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListingKey {
+    scope: Scope,
+    enterprise_id: Option<String>,
+    q: Option<String>,
+    status: Option<String>,
+    page: Option<String>,
+}
+
+impl ListingKey {
+    pub fn new(scope: Scope, query: &ListQuery) -> Self {
+        Self { scope, enterprise_id: query.enterprise_id.clone(), q: query.q.clone(), status: query.status.clone(), page: query.page.clone() }
+    }
+}
+
+/// A listing and, once drawn, its markup.
+#[derive(Debug, Default)]
+pub struct CachedListing {
+    pub listing: PoolListing,
+    drawn: OnceLock<Arc<str>>,
+}
+
+impl CachedListing {
+    pub fn new(listing: PoolListing) -> Self {
+        Self { listing, drawn: OnceLock::new() }
+    }
+
+    /// The markup `draw` makes of this listing, drawn on first use. A failed
+    /// draw is not kept.
+    pub fn drawn<E>(&self, draw: impl FnOnce(&PoolListing) -> Result<String, E>) -> Result<Arc<str>, E> {
+        if let Some(markup) = self.drawn.get() {
+            return Ok(markup.clone());
+        }
+        let markup: Arc<str> = draw(&self.listing)?.into();
+        Ok(self.drawn.get_or_init(|| markup).clone())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ListingCache {
+    entries: Mutex<HashMap<ListingKey, (i64, Arc<CachedListing>)>>,
+}
+
+impl ListingCache {
+    /// The listing kept for `key`, if it was read under `stamp`.
+    pub fn get(&self, key: &ListingKey, stamp: i64) -> Option<Arc<CachedListing>> {
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.get(key).filter(|(kept, _)| *kept == stamp).map(|(_, listing)| listing.clone())
+    }
+
+    /// Keeps a listing read under `stamp`. When full, listings of older
+    /// stamps go first, then all of them.
+    pub fn put(&self, key: ListingKey, stamp: i64, listing: Arc<CachedListing>) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= CAPACITY && !entries.contains_key(&key) {
+            entries.retain(|_, (kept, _)| *kept >= stamp);
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+        }
+        match entries.get(&key) {
+            // A slower reader of an older stamp must not replace a newer listing.
+            Some((kept, _)) if *kept > stamp => {}
+            _ => {
+                entries.insert(key, (stamp, listing));
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::EnterpriseId;
+
+    fn listing(total: i64) -> Arc<CachedListing> {
+        Arc::new(CachedListing::new(PoolListing { total, ..PoolListing::default() }))
+    }
+
+    fn key(enterprise: i64, page: &str) -> ListingKey {
+        ListingKey::new(Scope::Enterprise(EnterpriseId(enterprise)), &ListQuery { page: Some(page.to_owned()), ..ListQuery::default() })
+    }
+
+    #[test]
+    fn a_listing_is_served_only_under_the_stamp_it_was_read_under() {
+        let cache = ListingCache::default();
+        cache.put(key(1, "1"), 7, listing(3));
+
+        assert_eq!(cache.get(&key(1, "1"), 7).map(|l| l.listing.total), Some(3));
+        assert!(cache.get(&key(1, "1"), 8).is_none(), "a newer stamp misses");
+        assert!(cache.get(&key(1, "2"), 7).is_none(), "another page misses");
+        assert!(cache.get(&key(2, "1"), 7).is_none(), "another tenant misses");
+    }
+
+    #[test]
+    fn a_listing_is_drawn_once_and_a_failed_draw_is_tried_again() {
+        let cached = listing(2);
+        let mut draws = 0;
+
+        let failed: Result<Arc<str>, &str> = cached.drawn(|_| {
+            draws += 1;
+            Err("no")
+        });
+        let first = cached.drawn::<&str>(|l| {
+            draws += 1;
+            Ok(format!("{} pools", l.total))
+        });
+        let again = cached.drawn::<&str>(|_| {
+            draws += 1;
+            Ok("drawn again".to_owned())
+        });
+
+        assert!(failed.is_err());
+        assert_eq!(first.as_deref(), Ok("2 pools"));
+        assert_eq!(again.as_deref(), Ok("2 pools"));
+        assert_eq!(draws, 2);
+    }
+
+    #[test]
+    fn an_older_read_never_replaces_a_newer_listing() {
+        let cache = ListingCache::default();
+        cache.put(key(1, "1"), 9, listing(4));
+        cache.put(key(1, "1"), 8, listing(3));
+
+        assert_eq!(cache.get(&key(1, "1"), 9).map(|l| l.listing.total), Some(4));
+    }
+
+    #[test]
+    fn a_full_cache_drops_older_stamps_first_and_never_grows_past_its_capacity() {
+        let cache = ListingCache::default();
+        for page in 0..CAPACITY {
+            cache.put(key(1, &page.to_string()), 1, listing(1));
+        }
+        cache.put(key(1, "new"), 2, listing(2));
+        assert_eq!(cache.len(), 1, "the stale listings went");
+
+        for page in 0..(CAPACITY * 2) {
+            cache.put(key(2, &page.to_string()), 2, listing(1));
+            assert!(cache.len() <= CAPACITY);
+        }
+    }
+}
