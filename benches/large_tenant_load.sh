@@ -23,6 +23,7 @@
 #
 #   bash benches/large_tenant_load.sh
 #   ENTERPRISES=200 DURATION=5s bash benches/large_tenant_load.sh
+#   BIN=/tmp/wabapool-before bash benches/large_tenant_load.sh   (another build, for a before/after pair)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -34,8 +35,10 @@ NUMBERS=${NUMBERS:-20}
 POOLS=${POOLS:-5}
 PASSWORD=wabapool-demo
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
-cargo build --release --quiet
-BIN=$PWD/target/release/wabapool
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=$PWD/target/release/wabapool
+fi
 OUT=target/large-tenant-load.md
 WORK=$(mktemp -d)
 DB=$WORK/large.sqlite3
