@@ -90,11 +90,15 @@ fixed_statement! {
 }
 
 fixed_statement! {
-    /// A delivery status from Meta, by wamid.
+    /// A delivery status from Meta, by wamid. Meta may deliver statuses out
+    /// of order; a message never moves back: sent, then delivered or
+    /// failed, then read.
     pub struct SetStatusByWamid { pub wamid: &'a str, pub status: &'a str, pub error_code: &'a Option<i64>, pub at: &'a chrono::NaiveDateTime }
     sql: [
         "UPDATE messages SET status = ", (status as Text), ", error_code = ", (error_code as Nullable<BigInt>),
         ", updated_at = ", (at as Timestamp), " WHERE wamid = ", (wamid as Text),
+        " AND (CASE status WHEN 'read' THEN 3 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 1 END)",
+        " <= (CASE ", (status as Text), " WHEN 'read' THEN 3 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 1 END)",
     ]
 }
 

@@ -307,6 +307,28 @@ async fn delivery_statuses_update_the_send_log_and_a_spam_limit_failure_cools_th
 }
 
 #[tokio::test]
+async fn statuses_delivered_out_of_order_never_move_a_message_back() {
+    use wabapool::db::schema::messages;
+    let app = app().await;
+    let sent = send_one(&app, "447700900403").await;
+    let wamid = sent["wamid"].as_str().unwrap().to_owned();
+    let phone = sent["phone_number_id"].as_str().unwrap().to_owned();
+    let deliver = |status: &str, at: &str| {
+        messages_change(&phone, json!({ "statuses": [{ "id": wamid, "status": status, "timestamp": at, "recipient_id": "447700900403" }] }))
+    };
+
+    // Act: read arrives first, then the delivered and sent Meta sent before it.
+    assert_eq!(app.deliver(deliver("read", "1763800002")).await, 200);
+    assert_eq!(app.with_db(|c| messages::table.select(messages::status).first::<String>(c).unwrap()).await, "read");
+    assert_eq!(app.deliver(deliver("delivered", "1763800001")).await, 200);
+    assert_eq!(app.deliver(deliver("sent", "1763800000")).await, 200);
+
+    // Assert
+    let status: String = app.with_db(|c| messages::table.select(messages::status).first(c).unwrap()).await;
+    assert_eq!(status, "read", "an older status never replaces a newer one");
+}
+
+#[tokio::test]
 async fn an_inbound_message_delivered_by_webhook_opens_the_service_window_and_sets_the_sticky_sender() {
     use wabapool::db::schema::{service_windows, sticky_senders};
     let app = app().await;
