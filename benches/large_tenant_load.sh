@@ -231,7 +231,7 @@ row "listing, aggregator view, search q=Pool 03" "$(run_wrk "$THREADS" "$CONNECT
 row "listing, aggregator view, page 20" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing?page=20")"
 row "Add Pool page" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing/new")"
 row "pool edit POSTs ($CONNECTIONS pools, one connection each)" "$(run_wrk "$CONNECTIONS" "$CONNECTIONS" -s "$WORK/pools.lua" "$base")"
-row "send API, templates through pool $send_pool (3 HIGH numbers), Graph sandbox" "$(run_wrk "$THREADS" "$CONNECTIONS" -s "$WORK/send.lua" "$base")"
+row "send API, templates through pool $send_pool (10 HIGH numbers), Graph sandbox" "$(run_wrk "$THREADS" "$CONNECTIONS" -s "$WORK/send.lua" "$base")"
 row "sign-ins (argon2id), 16 concurrent" "$(run_wrk 2 16 -s "$WORK/login.lua" "$base/login")"
 half=$((CONNECTIONS / 2))
 row "static file, $half connections (half load)" "$(run_wrk "$THREADS" "$half" "$base/static/css/app.css")"

@@ -40,12 +40,17 @@ pub struct Written {
     pub members: usize,
     /// The first enterprise, whose numbers are at HIGH throughput.
     pub first_enterprise_id: i64,
-    /// Its first pool (active, up to three members): where a send load goes.
+    /// Its first pool (active; ten members when the enterprise has twenty
+    /// numbers or more, else up to three): where a send load goes.
     pub send_pool_id: Option<i64>,
     /// The WABAs and numbers as the Graph API sandbox serves them, with the
     /// access tokens the stored links hold.
     pub sandbox: Fixture,
 }
+
+/// The send pool's members, where numbers allow: a pool's most (R4), so
+/// that its limit (10 × 1,000 messages/s) is above what the server sends.
+const SEND_POOL_MEMBERS: usize = 10;
 
 /// The user who creates the send load's API key.
 const SEND_KEY_CREATOR: &str = "admin@aggregator-1.bench";
@@ -162,6 +167,7 @@ pub fn fill(conn: &mut DbConnection, shape: Shape, password: &SecretString, keys
         let first_pool = max_id(conn, "pools")? + 1;
         let mut pools = Vec::new();
         let mut members = Vec::new();
+        let wide_send_pool = shape.numbers_per_enterprise >= 2 * SEND_POOL_MEMBERS;
         for e in 0..shape.enterprises {
             for p in 0..shape.pools_per_enterprise {
                 let pool_id = first_pool + pools.len() as i64;
@@ -174,7 +180,13 @@ pub fn fill(conn: &mut DbConnection, shape: Shape, password: &SecretString, keys
                     if p % 10 == 9 { "FALSE" } else { "TRUE" },
                 ));
                 // Up to three numbers n with n % pools == p: R4 holds and some numbers stay free for Add Pool.
-                let mine: Vec<usize> = (0..shape.numbers_per_enterprise).filter(|n| n % shape.pools_per_enterprise == p).take(3).collect();
+                // The send pool takes the first ten when there are numbers enough.
+                let first = if e == 0 && wide_send_pool { SEND_POOL_MEMBERS } else { 0 };
+                let mine: Vec<usize> = if e == 0 && p == 0 && wide_send_pool {
+                    (0..SEND_POOL_MEMBERS).collect()
+                } else {
+                    (first..shape.numbers_per_enterprise).filter(|n| n % shape.pools_per_enterprise == p).take(3).collect()
+                };
                 for (slot, n) in mine.iter().enumerate() {
                     members.push(format!(
                         "({pool_id}, {}, {}, {}, {}, {now})",

@@ -37,10 +37,11 @@ impl Application {
         let url = DatabaseUrl::parse(&settings.database_url);
         let backend = url.backend();
         let size = settings.db_pool_size;
-        let db = web::block(move || -> anyhow::Result<DbPool> {
+        let (db, writer) = web::block(move || -> anyhow::Result<(DbPool, Option<db::writer::Writer>)> {
             let pool = db::connect_pool(&url, size)?;
             db::run_migrations(&mut *pool.get()?)?;
-            Ok(pool)
+            let writer = if url.backend() == db::Backend::Sqlite { Some(db::writer::Writer::start(&url)?) } else { None };
+            Ok((pool, writer))
         })
         .await??;
         let hasher = web::block(PasswordHasher::new).await??;
@@ -60,6 +61,7 @@ impl Application {
             metrics,
             listings: Arc::default(),
             quick_reads: backend == db::Backend::Sqlite,
+            writer,
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             webhooks: Arc::new(crate::web::webhooks::WebhookSettings {
                 app_secret: settings.meta_app_secret.clone(),

@@ -109,8 +109,10 @@ pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
     let checked = check_send(&req, &path, payload).await;
     let request = checked.as_ref().ok().cloned();
     let keys = state.secrets.clone();
+    // The key check and the plan's turn, and later the outcome, are writes
+    // that commit together with concurrent sends' (see AppState::write).
     let visited = state
-        .run(move |conn| {
+        .write(move |conn| {
             let Some(key) = api_keys::authenticate(conn, &presented)? else { return Ok(None) };
             let planned = match &request {
                 Some((pool_id, message, idempotency_key)) => {
@@ -197,7 +199,7 @@ pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
         plan,
     );
     let recorded = state
-        .run(move |conn| {
+        .write(move |conn| {
             let (target, wamid, failed) = end_owned;
             let end = match (&target, failed) {
                 (Some(target), _) => SendEnd::Sent { target, wamid },

@@ -2,6 +2,7 @@
 //! migrations per backend, and the write transaction every service uses.
 
 pub mod schema;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -147,13 +148,19 @@ static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Runs `work` in one transaction that writes. On SQLite it begins
 /// IMMEDIATE, taking the write lock up front so two writers queue instead
 /// of failing on lock upgrade; on PostgreSQL it is a plain READ COMMITTED
-/// transaction whose writes lock the rows they touch. Transactions do not
-/// nest.
+/// transaction whose writes lock the rows they touch. Inside a transaction
+/// already open (a batch of [`writer::Writer`]) it is a savepoint.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    if !matches!(<DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(), Ok(None)) {
+        return conn.transaction(|conn| work(conn).map_err(Nested::Work)).map_err(|nested| match nested {
+            Nested::Work(error) => error,
+            Nested::Savepoint(error) => error.into(),
+        });
+    }
     let _writer = match conn {
         DbConnection::Sqlite(lite) => {
             let writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -177,6 +184,18 @@ where
             rollback(conn)?;
             Err(error)
         }
+    }
+}
+
+/// A nested transaction's failure: the work's own, or its savepoint's.
+enum Nested<E> {
+    Work(E),
+    Savepoint(diesel::result::Error),
+}
+
+impl<E> From<diesel::result::Error> for Nested<E> {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Savepoint(error)
     }
 }
 

@@ -41,6 +41,8 @@ pub struct AppState {
     pub listings: std::sync::Arc<crate::services::listing_cache::ListingCache>,
     /// Whether short reads may run on an async worker (see [`AppState::try_quick`]).
     pub quick_reads: bool,
+    /// SQLite's batching writer (see [`AppState::write`]); None on PostgreSQL.
+    pub writer: Option<crate::db::writer::Writer>,
 }
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy,
@@ -75,6 +77,22 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// Runs database work that writes, in one transaction, where writes are
+    /// cheapest: on SQLite in the writer's next batch, committed together
+    /// with the writes queued beside it; on PostgreSQL, whose writers run
+    /// side by side, like [`Self::run`]. `work`'s own write transactions
+    /// become savepoints in the batch.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write(work).await,
+            None => self.run(work).await,
+        }
     }
 
     /// Runs a few short reads on this async worker, sparing the two thread

@@ -256,3 +256,50 @@ fn bench_data_writes_the_sandbox_fixture_its_links_open_to_and_prints_an_api_key
         .unwrap();
     assert_eq!(authenticated.enterprise_id, first_enterprise);
 }
+
+#[test]
+fn bench_data_gives_the_send_pool_ten_numbers_when_the_enterprise_has_twenty_and_each_number_one_pool() {
+    use diesel::prelude::*;
+    use wabapool::db::schema::{pool_members, pools};
+
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("bench.sqlite3").to_string_lossy().into_owned();
+    let args = [
+        "bench-data",
+        "--database-url",
+        &database,
+        "--aggregators",
+        "1",
+        "--enterprises",
+        "3",
+        "--numbers-per-enterprise",
+        "20",
+        "--pools-per-enterprise",
+        "5",
+        "--api-key",
+    ];
+
+    let out = wabapool(dir.path(), &args).output().unwrap();
+
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let send_pool: i64 =
+        stdout.lines().find_map(|l| l.strip_prefix("send through pool ")?.split_whitespace().next()?.parse().ok()).expect("the send pool is printed");
+    let pool = wabapool::db::connect_pool(&wabapool::db::DatabaseUrl::parse(&database), 1).unwrap();
+    let conn = &mut pool.get().unwrap();
+    let members: Vec<(i64, i64, i64)> =
+        pool_members::table.select((pool_members::pool_id, pool_members::number_id, pool_members::enterprise_id)).load(conn).unwrap();
+    assert_eq!(members.iter().filter(|(p, _, _)| *p == send_pool).count(), 10);
+    let mut numbers: Vec<i64> = members.iter().map(|(_, n, _)| *n).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), members.len(), "a number is in two pools");
+    // The first enterprise's other pools still have members, and numbers stay free for Add Pool.
+    let send_enterprise = members.iter().find(|(p, _, _)| *p == send_pool).unwrap().2;
+    let others: Vec<i64> = pools::table.filter(pools::enterprise_id.eq(send_enterprise)).select(pools::id).load(conn).unwrap();
+    assert_eq!(others.len(), 5);
+    assert!(others.iter().all(|p| members.iter().any(|(m, _, _)| m == p)));
+    assert!(members.iter().filter(|(_, _, e)| *e == send_enterprise).count() < 20);
+    // The other enterprises keep three members a pool.
+    assert_eq!(members.iter().filter(|(_, _, e)| *e != send_enterprise).count(), 2 * 5 * 3);
+}

@@ -1,0 +1,307 @@
+//! The SQLite writer: one thread with one connection, which runs the writes
+//! queued while it was busy in one transaction and commits them together.
+//!
+//! SQLite has one writer at a time, and each commit appends every page it
+//! touched to the WAL. Sends that arrive together touch the same pages (the
+//! pool's row, its members, the last page of the send log and of its
+//! indexes), so committing them together writes those pages once, takes the
+//! file locks once, and wakes this thread once. Each job runs in a savepoint
+//! of its own: a job that fails is rolled back alone, and its caller hears of
+//! it; the others commit. A caller hears its answer only after the commit.
+//! The connection keeps its page cache, since no other connection of this
+//! process writes between its batches as often as it does.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+
+use diesel::Connection as _;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use tokio::sync::oneshot;
+
+use super::{ConnectionManager, DatabaseUrl, DbConnection, SQLITE_WRITER};
+use crate::error::AppError;
+use diesel::r2d2::ManageConnection as _;
+
+/// Jobs committed together at most.
+const MAX_BATCH: usize = 64;
+
+/// What the thread needs to know of a job: run it in the open transaction,
+/// then, once the transaction ended, answer its caller.
+trait Job: Send {
+    /// Runs the work; true when it succeeded and its savepoint stands.
+    fn run(&mut self, conn: &mut DbConnection) -> bool;
+    /// Answers the caller: its result if the batch committed.
+    fn answer(self: Box<Self>, committed: Result<(), &diesel::result::Error>);
+}
+
+struct Task<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, AppError>>,
+    reply: oneshot::Sender<Result<T, AppError>>,
+}
+
+impl<T, F> Job for Task<T, F>
+where
+    T: Send,
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send,
+{
+    fn run(&mut self, conn: &mut DbConnection) -> bool {
+        let Some(work) = self.work.take() else { return false };
+        let result = match conn.transaction::<_, TaskFailed, _>(|conn| work(conn).map_err(TaskFailed::App)) {
+            Ok(value) => Ok(value),
+            Err(TaskFailed::App(error)) => Err(error),
+            Err(TaskFailed::Database(error)) => Err(AppError::Unavailable(error.into())),
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), &diesel::result::Error>) {
+        let answer = match (committed, self.result) {
+            (_, Some(Err(error))) => Err(error),
+            (Ok(()), Some(Ok(value))) => Ok(value),
+            (Err(error), Some(Ok(_))) => Err(AppError::Unavailable(anyhow::anyhow!("the batch did not commit: {error}"))),
+            (_, None) => Err(AppError::Internal(anyhow::anyhow!("a queued write did not run"))),
+        };
+        // The caller may have gone (its client disconnected); nothing to do then.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// A job's own failure or the savepoint's.
+enum TaskFailed {
+    App(AppError),
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for TaskFailed {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+/// The handle every request shares; the thread ends when the last is dropped.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Opens the writer's own connection and starts its thread.
+    pub fn start(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        let manager = ConnectionManager::new(url.clone());
+        let conn = manager.connect()?;
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || serve(manager, conn, queue))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` in the next batch and answers once that batch committed.
+    /// `work` may open transactions of its own: they become savepoints.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let task = Task { work: Some(work), result: None, reply };
+        self.jobs.send(Box::new(task)).map_err(|_| AppError::Unavailable(anyhow::anyhow!("the SQLite writer has stopped")))?;
+        answer.await.map_err(|_| AppError::Internal(anyhow::anyhow!("a queued write was dropped")))?
+    }
+}
+
+fn serve(manager: ConnectionManager, mut conn: DbConnection, queue: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let committed = run_batch(&mut conn, &mut batch);
+        for job in batch {
+            job.answer(committed.as_ref().map(|_| ()));
+        }
+        // A connection left inside a transaction (a failed rollback) is replaced.
+        if transaction_depth(&mut conn).is_some()
+            && let Ok(fresh) = manager.connect()
+        {
+            conn = fresh;
+        }
+    }
+}
+
+/// One transaction around the batch, a savepoint around each job.
+fn run_batch(conn: &mut DbConnection, batch: &mut [Box<dyn Job>]) -> Result<(), diesel::result::Error> {
+    let DbConnection::Sqlite(lite) = conn else {
+        return Err(diesel::result::Error::QueryBuilderError("the writer runs on SQLite only".into()));
+    };
+    // Writers of this process queue on the same lock as write_transaction.
+    let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        if catch_unwind(AssertUnwindSafe(|| job.run(conn))).is_err() {
+            // A job that panicked left its savepoints open: they are rolled
+            // back, and its caller hears that it did not run.
+            while matches!(transaction_depth(conn), Some(depth) if depth > 1) {
+                rollback(conn)?;
+            }
+        }
+    }
+    match conn {
+        DbConnection::Sqlite(lite) => match AnsiTransactionManager::commit_transaction(lite) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let _ = AnsiTransactionManager::rollback_transaction(lite);
+                Err(error)
+            }
+        },
+        DbConnection::Postgres(_) => Ok(()),
+    }
+}
+
+/// How many transactions and savepoints are open; None when none is.
+fn transaction_depth(conn: &mut DbConnection) -> Option<u32> {
+    match <DbConnection as diesel::Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth() {
+        Ok(depth) => depth.map(std::num::NonZeroU32::get),
+        // A broken transaction manager counts as open: the connection is replaced.
+        Err(_) => Some(u32::MAX),
+    }
+}
+
+fn rollback(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    <DbConnection as diesel::Connection>::TransactionManager::rollback_transaction(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::RunQueryDsl as _;
+    use diesel::connection::SimpleConnection as _;
+
+    use super::*;
+    use crate::db::write_transaction;
+    use crate::services::ServiceError;
+
+    fn insert(conn: &mut DbConnection, x: i64) -> Result<(), ServiceError> {
+        diesel::sql_query(format!("INSERT INTO t (x) VALUES ({x})")).execute(conn)?;
+        Ok(())
+    }
+
+    fn stored(url: &DatabaseUrl) -> Vec<i64> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            x: i64,
+        }
+        let mut conn = ConnectionManager::new(url.clone()).connect().unwrap();
+        diesel::sql_query("SELECT x FROM t ORDER BY x").load::<Row>(&mut conn).unwrap().into_iter().map(|r| r.x).collect()
+    }
+
+    /// A writer on a new file with a table `t`, held busy by a first job
+    /// until the returned sender is dropped, so that what is queued meanwhile
+    /// runs as one batch.
+    async fn held_writer(dir: &tempfile::TempDir) -> (Writer, DatabaseUrl, std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let url = DatabaseUrl::parse(&dir.path().join("w.sqlite3").to_string_lossy());
+        let writer = Writer::start(&url).unwrap();
+        writer.write(|conn| conn.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)").map_err(|e| AppError::Internal(e.into()))).await.unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let busy = writer.clone();
+        let first = tokio::spawn(async move {
+            busy.write(move |_| {
+                let _ = held.recv();
+                Ok(())
+            })
+            .await
+            .unwrap()
+        });
+        // The first job is running once the writer no longer answers at once.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        (writer, url, release, first)
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_is_rolled_back_alone_and_the_rest_of_its_batch_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, url, release, first) = held_writer(&dir).await;
+        let jobs: Vec<_> = (1..=5)
+            .map(|x| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    writer
+                        .write(move |conn| {
+                            insert(conn, x)?;
+                            // Its own write transaction is a savepoint in the batch.
+                            write_transaction(conn, |conn| insert(conn, x * 10))?;
+                            if x == 3 { Err(AppError::Conflict("three fails".into())) } else { Ok(x) }
+                        })
+                        .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drop(release);
+        first.await.unwrap();
+        let mut answers = Vec::new();
+        for job in jobs {
+            answers.push(job.await.unwrap());
+        }
+
+        assert!(matches!(&answers[2], Err(AppError::Conflict(m)) if m == "three fails"));
+        assert_eq!(answers.iter().filter_map(|a| a.as_ref().ok().copied()).collect::<Vec<_>>(), vec![1, 2, 4, 5]);
+        assert_eq!(stored(&url), vec![1, 2, 4, 5, 10, 20, 40, 50]);
+    }
+
+    #[tokio::test]
+    async fn a_job_that_panics_is_rolled_back_its_caller_hears_an_error_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, url, release, first) = held_writer(&dir).await;
+        let before = {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.write(|conn| Ok(insert(conn, 1)?)).await })
+        };
+        let panics = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .write(|conn| {
+                        insert(conn, 2)?;
+                        write_transaction(conn, |conn| -> Result<(), ServiceError> {
+                            insert(conn, 20)?;
+                            panic!("a bug in a job")
+                        })?;
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        let after = {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.write(|conn| Ok(insert(conn, 3)?)).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drop(release);
+        first.await.unwrap();
+
+        assert!(before.await.unwrap().is_ok());
+        assert!(panics.await.unwrap().is_err());
+        assert!(after.await.unwrap().is_ok());
+        assert_eq!(stored(&url), vec![1, 3]);
+        // The next batch runs on a connection outside any transaction.
+        writer.write(|conn| Ok(insert(conn, 4)?)).await.unwrap();
+        assert_eq!(stored(&url), vec![1, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn an_answer_comes_after_the_commit_so_other_connections_see_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, url, release, first) = held_writer(&dir).await;
+        drop(release);
+        first.await.unwrap();
+        for x in 1..=3 {
+            writer.write(move |conn| Ok(insert(conn, x)?)).await.unwrap();
+            assert_eq!(stored(&url).last(), Some(&x));
+        }
+    }
+}
