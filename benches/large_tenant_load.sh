@@ -11,9 +11,9 @@
 #      `POST /api/v1/pools/{id}/messages` with an API key, against the Graph
 #      API sandbox serving every WABA and number of the dataset (its fixture
 #      and the key come from `bench-data --sandbox-fixture FILE --api-key`).
-#      The pool is "Pool 00 of enterprise 00001" (three members): bench-data
+#      The pool is "Pool 00 of enterprise 00001" (ten members): bench-data
 #      gives the first enterprise's numbers HIGH throughput (1,000 messages/s
-#      each, 3,000/s for the pool), so the server is what limits the run, not
+#      each, 10,000/s for the pool), so the server is what limits the run, not
 #      the per-number limit of 80/s a STANDARD number has;
 #   5. the static file alone and again beside 16 concurrent sign-ins;
 #   6. the static file and the listing at half of their peak rate (wrk2-style
