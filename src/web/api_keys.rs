@@ -48,7 +48,7 @@ pub async fn create(state: web::Data<AppState>, user: CurrentUser, form: FormPos
     let label = form.get("label").unwrap_or_default().to_owned();
     let enterprise = form.get("enterprise_id").map(str::to_owned);
     let (actor, typed) = (user.actor.clone(), label.clone());
-    match state.run(move |conn| Ok(service::create(conn, &actor, enterprise.as_deref(), &typed))).await? {
+    match state.write(move |conn| Ok(service::create(conn, &actor, enterprise.as_deref(), &typed))).await? {
         // Shown in the answer to this request only; never stored in clear, never in a redirect.
         Ok(key) => keys_page(&state, &user, FieldErrors::default(), String::new(), Some(key), StatusCode::CREATED).await,
         Err(ServiceError::Invalid(errors)) => keys_page(&state, &user, errors, label, None, StatusCode::UNPROCESSABLE_ENTITY).await,
@@ -66,7 +66,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let id = path.parse::<crate::domain::UserId>().map(|i| i.get()).map_err(|_| AppError::NotFound)?;
     let actor = user.actor.clone();
-    let key = state.run(move |conn| Ok(service::revoke(conn, &actor, id)?)).await?;
+    let key = state.write(move |conn| Ok(service::revoke(conn, &actor, id)?)).await?;
     set_flash(&user.session, FlashKind::Success, format!("The key \u{201c}{}\u{201d} is revoked; requests with it now get 401.", key.label));
     Ok(htmx::see_other(&req, KEYS))
 }

@@ -211,7 +211,7 @@ async fn set_status(
     let number_id = id_of(raw)?;
     let actor = user.actor.clone();
     let back_to = back(form.get("enterprise_id"), user.actor.scope.is_aggregator());
-    let result = state.run(move |conn| Ok(service::set_number_status(conn, &actor, number_id, activating))).await?;
+    let result = state.write(move |conn| Ok(service::set_number_status(conn, &actor, number_id, activating))).await?;
     match result {
         Ok(number) => {
             let verb = if activating { "activated" } else { "deactivated" };

@@ -271,7 +271,7 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
     let draft = PoolDraft::parse(&name, &raw_ids);
     let actor = user.actor.clone();
     let chosen = enterprise.clone();
-    let result = state.run(move |conn| Ok(service::create_pool(conn, &actor, chosen.as_deref(), draft))).await?;
+    let result = state.write(move |conn| Ok(service::create_pool(conn, &actor, chosen.as_deref(), draft))).await?;
     match result {
         Ok(created) => {
             set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was added.", created.name));
@@ -321,7 +321,7 @@ pub async fn update(
     let version = form.get("version").map(str::to_owned);
     let draft = PoolDraft::parse(&name, &raw_ids);
     let actor = user.actor.clone();
-    let result = state.run(move |conn| Ok(service::update_pool(conn, &actor, id, version.as_deref(), draft))).await?;
+    let result = state.write(move |conn| Ok(service::update_pool(conn, &actor, id, version.as_deref(), draft))).await?;
     let status = match result {
         Ok(updated) => {
             set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was updated.", updated.name));
@@ -380,7 +380,7 @@ pub async fn deactivate(
 ) -> Result<HttpResponse, AppError> {
     let id = pool_id(&path)?;
     let actor = user.actor.clone();
-    let pool = state.run(move |conn| Ok(service::deactivate_pool(conn, &actor, id)?)).await?;
+    let pool = state.write(move |conn| Ok(service::deactivate_pool(conn, &actor, id)?)).await?;
     set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was deactivated.", pool.name));
     Ok(htmx::see_other(&req, &back_to_listing(&req)))
 }
@@ -395,7 +395,7 @@ pub async fn activate(
 ) -> Result<HttpResponse, AppError> {
     let id = pool_id(&path)?;
     let actor = user.actor.clone();
-    let result = state.run(move |conn| Ok(service::activate_pool(conn, &actor, id))).await?;
+    let result = state.write(move |conn| Ok(service::activate_pool(conn, &actor, id))).await?;
     match result {
         Ok(pool) => {
             set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was activated.", pool.name));

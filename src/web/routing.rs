@@ -70,7 +70,7 @@ pub async fn update(
         })
         .collect();
     let actor = user.actor.clone();
-    match state.run(move |conn| Ok(service::update(conn, &actor, id, &strategy, strict, &inputs))).await? {
+    match state.write(move |conn| Ok(service::update(conn, &actor, id, &strategy, strict, &inputs))).await? {
         Ok(()) => {
             set_flash(&user.session, FlashKind::Success, "Routing settings saved.");
             Ok(htmx::see_other(&req, &format!("/channels/whatsapp/pools/{id}")))

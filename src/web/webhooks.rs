@@ -73,7 +73,7 @@ pub async fn receive(req: HttpRequest, state: web::Data<AppState>, mut payload: 
             return plain(StatusCode::BAD_REQUEST, "not a WhatsApp Business Account payload");
         }
     };
-    let result = state.run(move |conn| Ok(service::apply(conn, &envelope))).await;
+    let result = state.write(move |conn| Ok(service::apply(conn, &envelope))).await;
     match result {
         Ok(Ok(outcome)) => {
             tracing::info!(applied = outcome.applied, unchanged = outcome.unchanged, ignored = outcome.ignored, "webhook applied");
