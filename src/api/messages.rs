@@ -40,19 +40,19 @@ fn decision_json(decision: &Decision, numbers: &[(i64, String)]) -> Value {
     })
 }
 
-fn refusal(refused: Refusal, numbers: &[(i64, String)]) -> HttpResponse {
+fn refusal(refused: Refusal) -> HttpResponse {
     match refused {
         Refusal::PoolNotFound => error(StatusCode::NOT_FOUND, "pool_not_found", "There is no such pool for this API key's enterprise."),
         Refusal::PoolInactive => error(StatusCode::CONFLICT, "pool_inactive", "The pool is deactivated; activate it in the portal to send."),
         Refusal::UnknownDepartment => error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_department", "No member of this pool serves that department."),
-        Refusal::NeedsTemplate(decision) => {
+        Refusal::NeedsTemplate(decision, phones) => {
             let mut body = json!({ "error": { "code": "send_a_template", "message": service::failure_message("send_a_template") } });
-            body["routing"] = decision_json(&decision, numbers);
+            body["routing"] = decision_json(&decision, &phones);
             HttpResponse::UnprocessableEntity().json(body)
         }
-        Refusal::NoEligibleMember(decision) => {
+        Refusal::NoEligibleMember(decision, phones) => {
             let mut body = json!({ "error": { "code": "no_eligible_number", "message": "No member of this pool can send now." } });
-            body["routing"] = decision_json(&decision, numbers);
+            body["routing"] = decision_json(&decision, &phones);
             HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "30")).json(body)
         }
     }
@@ -92,7 +92,7 @@ type SendRequest = (i64, CheckedMessage, Option<String>);
 
 async fn check_send(req: &HttpRequest, path: &str, payload: web::Payload) -> Result<SendRequest, HttpResponse> {
     let body = read_json(req, payload).await?;
-    let Some(pool_id) = pool_id(path) else { return Err(refusal(Refusal::PoolNotFound, &[])) };
+    let Some(pool_id) = pool_id(path) else { return Err(refusal(Refusal::PoolNotFound)) };
     let message = check_message(body).map_err(|problem| error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_message", &problem))?;
     let idempotency_key = req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
@@ -135,7 +135,7 @@ pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
     let plan = match planned {
         Some(Planned::Send(plan)) => plan,
         Some(Planned::Replay(answer)) => return replay(answer),
-        Some(Planned::Refused(refused)) => return refusal(refused, &[]),
+        Some(Planned::Refused(refused)) => return refusal(refused),
         None => return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again."),
     };
     let mut attempts = Vec::new();
@@ -243,7 +243,7 @@ pub async fn route(req: HttpRequest, state: web::Data<AppState>, path: web::Path
         Ok(key) => key,
         Err(response) => return response,
     };
-    let Some(pool_id) = pool_id(&path) else { return refusal(Refusal::PoolNotFound, &[]) };
+    let Some(pool_id) = pool_id(&path) else { return refusal(Refusal::PoolNotFound) };
     let query = query.into_inner();
     let kind = query.kind.unwrap_or_else(|| "template".into());
     let mut body = json!({ "to": query.to.unwrap_or_default(), "type": kind });
@@ -260,33 +260,21 @@ pub async fn route(req: HttpRequest, state: web::Data<AppState>, path: web::Path
         Ok(message) => message,
         Err(problem) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_message", &problem),
     };
-    let planned = state
-        .run(move |conn| {
-            let planned = service::plan(conn, None, &key, pool_id, &message, None)?;
-            let numbers = crate::store::routing::members(conn, pool_id)
-                .map_err(crate::services::ServiceError::from)?
-                .into_iter()
-                .map(|m| (m.number_id, m.phone_number_id))
-                .collect::<Vec<_>>();
-            Ok((planned, numbers))
-        })
-        .await;
+    let planned = state.run(move |conn| Ok(service::plan(conn, None, &key, pool_id, &message, None)?)).await;
     match planned {
-        Ok((Planned::Send(plan), numbers)) => HttpResponse::Ok().json(decision_json(&plan.decision, &numbers)),
-        Ok((Planned::Refused(refused @ (Refusal::NeedsTemplate(_) | Refusal::NoEligibleMember(_))), numbers)) => {
-            let decision = match &refused {
-                Refusal::NeedsTemplate(d) | Refusal::NoEligibleMember(d) => d.clone(),
-                _ => unreachable!("matched above"),
-            };
-            let mut body = decision_json(&decision, &numbers);
-            body["refusal"] = json!(match refused {
-                Refusal::NeedsTemplate(_) => "send_a_template",
-                _ => "no_eligible_number",
-            });
+        Ok(Planned::Send(plan)) => HttpResponse::Ok().json(decision_json(&plan.decision, &plan.phones)),
+        Ok(Planned::Refused(Refusal::NeedsTemplate(decision, phones))) => {
+            let mut body = decision_json(&decision, &phones);
+            body["refusal"] = json!("send_a_template");
             HttpResponse::Ok().json(body)
         }
-        Ok((Planned::Refused(refused), numbers)) => refusal(refused, &numbers),
-        Ok((Planned::Replay(answer), _)) => HttpResponse::Ok().json(answer),
+        Ok(Planned::Refused(Refusal::NoEligibleMember(decision, phones))) => {
+            let mut body = decision_json(&decision, &phones);
+            body["refusal"] = json!("no_eligible_number");
+            HttpResponse::Ok().json(body)
+        }
+        Ok(Planned::Refused(refused)) => refusal(refused),
+        Ok(Planned::Replay(answer)) => HttpResponse::Ok().json(answer),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again."),
     }
 }

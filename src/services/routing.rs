@@ -110,9 +110,13 @@ pub enum Refusal {
     PoolNotFound,
     PoolInactive,
     UnknownDepartment,
-    NeedsTemplate(Decision),
-    NoEligibleMember(Decision),
+    NeedsTemplate(Decision, MemberPhones),
+    NoEligibleMember(Decision, MemberPhones),
 }
+
+/// Each member's number id with its Graph phone number id, to name the
+/// members of a decision in an answer.
+pub type MemberPhones = Vec<(i64, String)>;
 
 /// A member to try, with what the Graph call needs.
 #[derive(Debug, Clone)]
@@ -129,6 +133,7 @@ pub struct Plan {
     pub pool: PoolRouting,
     pub targets: Vec<Target>,
     pub decision: Decision,
+    pub phones: MemberPhones,
     pub members: Vec<Member>,
     pub eligible: Vec<i64>,
     /// The round robin turn this send took before the Graph call, if any.
@@ -256,8 +261,8 @@ pub fn plan(
     }
     let mut order = match &decision.outcome {
         Outcome::Send(order) => order.clone(),
-        Outcome::NeedsTemplate => return Ok(Planned::Refused(Refusal::NeedsTemplate(decision))),
-        Outcome::NoEligibleMember => return Ok(Planned::Refused(Refusal::NoEligibleMember(decision))),
+        Outcome::NeedsTemplate => return Ok(Planned::Refused(Refusal::NeedsTemplate(decision, phones_of(&states)))),
+        Outcome::NoEligibleMember => return Ok(Planned::Refused(Refusal::NoEligibleMember(decision, phones_of(&states)))),
         Outcome::UnknownDepartment => return Ok(Planned::Refused(Refusal::UnknownDepartment)),
     };
     if let Some(pos) = holder.and_then(|holder| order.iter().position(|n| *n == holder)) {
@@ -295,7 +300,12 @@ pub fn plan(
             });
         }
     }
-    Ok(Planned::Send(Box::new(Plan { pool, targets, decision, members, eligible, turn, reserved, holder })))
+    let phones = phones_of(&states);
+    Ok(Planned::Send(Box::new(Plan { pool, targets, decision, phones, members, eligible, turn, reserved, holder })))
+}
+
+fn phones_of(states: &[MemberState]) -> MemberPhones {
+    states.iter().map(|m| (m.number_id, m.phone_number_id.clone())).collect()
 }
 
 fn first_choice(decision: &Decision) -> Option<i64> {

@@ -310,7 +310,14 @@ async fn a_policy_block_takes_the_whole_waba_out_of_rotation() {
     assert!(response.headers().contains_key("retry-after"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "no_eligible_number");
-    assert!(body["routing"]["members"].as_array().unwrap().iter().all(|m| m["reason"].as_str().unwrap().contains("WABA out of rotation")));
+    let members = body["routing"]["members"].as_array().unwrap();
+    assert!(members.iter().all(|m| m["reason"].as_str().unwrap().contains("WABA out of rotation")));
+    // Each member is named by its phone number id, as the route endpoint names it.
+    let mut named: Vec<&str> = members.iter().map(|m| m["phone_number_id"].as_str().unwrap()).collect();
+    named.sort_unstable();
+    let mut expected = ACME_SUPPORT.to_vec();
+    expected.sort_unstable();
+    assert_eq!(named, expected);
 }
 
 #[tokio::test]
