@@ -1,5 +1,5 @@
 //! Several instances on one database (DESIGN.md §12): sessions, sign-outs,
-//! rules and the pool listing hold across instances; one instance stopping leaves the other
+//! rules, the pool listing and the send limits hold across instances; one instance stopping leaves the other
 //! serving; a database outage is a clear 503 and recovery needs no restart.
 
 use std::sync::Arc;
@@ -335,4 +335,88 @@ async fn failed_sign_ins_on_one_instance_count_on_the_other() {
         .unwrap();
 
     assert_ne!(response.status().as_u16(), 303, "instance B let the sixth attempt in at once");
+}
+
+#[tokio::test]
+async fn simultaneous_sends_through_two_instances_never_push_a_number_past_its_limit() {
+    use wabapool::db::schema::{numbers, pools};
+    use wabapool::domain::{EnterpriseId, Role, Scope, UserId};
+
+    let (url, _database, keys) = seeded_database().await;
+    let sandbox = wabapool::meta::sandbox::Sandbox::bind(wabapool::demo::sandbox_fixture(), "127.0.0.1:0").unwrap().spawn();
+    let settings = || {
+        let mut settings = shared_settings(&url);
+        settings.secret_keys = keys.clone();
+        settings.meta_graph_url = Some(sandbox.base_url.clone());
+        settings
+    };
+    let (a, b) = (start(settings()).await, start(settings()).await);
+    let pool_url = url.clone();
+    let db = tokio::task::spawn_blocking(move || db::connect_pool(&DatabaseUrl::parse(&pool_url), 2).unwrap()).await.unwrap();
+    let with_db = |work: Box<dyn FnOnce(&mut db::DbConnection) -> i64 + Send>| {
+        let db = db.clone();
+        async move { tokio::task::spawn_blocking(move || work(&mut db.get().unwrap())).await.unwrap() }
+    };
+    let pool: i64 = with_db(Box::new(|c| pools::table.filter(pools::name.eq("Acme Support")).select(pools::id).first(c).unwrap())).await;
+    let key = {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = &mut db.get().unwrap();
+            let user = wabapool::store::users::find_by_email(conn, "super@acme.example").unwrap().unwrap();
+            let actor = wabapool::services::Actor {
+                user_id: UserId(user.id),
+                email: user.email,
+                role: Role::SuperAdmin,
+                scope: Scope::Enterprise(EnterpriseId(user.enterprise_id.unwrap())),
+                client_ip: None,
+            };
+            wabapool::services::api_keys::create(conn, &actor, None, "two instances").unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let send = |address: String, to: String| {
+        let (client, key) = (client.clone(), key.clone());
+        async move {
+            let body = serde_json::json!({ "to": to, "type": "template", "template": { "name": "order_update", "language": { "code": "en" } } });
+            let response = client.post(format!("{address}/api/v1/pools/{pool}/messages")).bearer_auth(key).json(&body).send().await.unwrap();
+            response.status().as_u16()
+        }
+    };
+
+    // Both members one send short of their 80 in this second: of many
+    // simultaneous sends through either instance, exactly two go out.
+    let mut checked = 0;
+    for round in 0..20 {
+        let into = chrono::Utc::now().timestamp_subsec_millis();
+        if into > 100 {
+            tokio::time::sleep(Duration::from_millis(u64::from(1005 - into))).await;
+        }
+        let second = with_db(Box::new(move |c| {
+            let second = chrono::Utc::now().timestamp();
+            let members: Vec<i64> = pool_members::table.filter(pool_members::pool_id.eq(pool)).select(pool_members::number_id).load(c).unwrap();
+            assert_eq!(numbers::table.filter(numbers::id.eq_any(&members)).count().get_result::<i64>(c).unwrap(), 2);
+            diesel::update(pool_members::table.filter(pool_members::pool_id.eq(pool)))
+                .set((pool_members::sent_second.eq(second), pool_members::sent_in_second.eq(79)))
+                .execute(c)
+                .unwrap();
+            second
+        }))
+        .await;
+        let sends = (0..12).map(|i| send(if i % 2 == 0 { a.address.clone() } else { b.address.clone() }, format!("4477009003{round:02}{i:02}")));
+        let statuses = futures_util::future::join_all(sends).await;
+        if chrono::Utc::now().timestamp() != second {
+            continue; // the second ended mid-round; its count says nothing
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 2, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == 201 || *s == 503), "{statuses:?}");
+        checked += 1;
+        if checked == 3 {
+            break;
+        }
+    }
+    assert!(checked > 0, "no round fitted inside one second");
+    a.server.stop(true).await;
+    b.server.stop(true).await;
 }
