@@ -28,8 +28,8 @@ const MAX_BATCH: usize = 64;
 /// What the thread needs to know of a job: run it in the open transaction,
 /// then, once the transaction ended, answer its caller.
 trait Job: Send {
-    /// Runs the work; true when it succeeded and its savepoint stands.
-    fn run(&mut self, conn: &mut DbConnection) -> bool;
+    /// Runs the work in a savepoint of its own, keeping its result.
+    fn run(&mut self, conn: &mut DbConnection);
     /// Answers the caller: its result if the batch committed.
     fn answer(self: Box<Self>, committed: Result<(), &diesel::result::Error>);
 }
@@ -45,16 +45,14 @@ where
     T: Send,
     F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send,
 {
-    fn run(&mut self, conn: &mut DbConnection) -> bool {
-        let Some(work) = self.work.take() else { return false };
+    fn run(&mut self, conn: &mut DbConnection) {
+        let Some(work) = self.work.take() else { return };
         let result = match conn.transaction::<_, TaskFailed, _>(|conn| work(conn).map_err(TaskFailed::App)) {
             Ok(value) => Ok(value),
             Err(TaskFailed::App(error)) => Err(error),
             Err(TaskFailed::Database(error)) => Err(AppError::Unavailable(error.into())),
         };
-        let ok = result.is_ok();
         self.result = Some(result);
-        ok
     }
 
     fn answer(self: Box<Self>, committed: Result<(), &diesel::result::Error>) {
@@ -62,7 +60,10 @@ where
             (_, Some(Err(error))) => Err(error),
             (Ok(()), Some(Ok(value))) => Ok(value),
             (Err(error), Some(Ok(_))) => Err(AppError::Unavailable(anyhow::anyhow!("the batch did not commit: {error}"))),
-            (_, None) => Err(AppError::Internal(anyhow::anyhow!("a queued write did not run"))),
+            // The batch's transaction could not begin (the database is locked or gone).
+            (Err(error), None) => Err(AppError::Unavailable(anyhow::anyhow!("the batch could not begin: {error}"))),
+            // The job panicked; its savepoint was rolled back.
+            (Ok(()), None) => Err(AppError::Internal(anyhow::anyhow!("a queued write did not finish"))),
         };
         // The caller may have gone (its client disconnected); nothing to do then.
         let _ = self.reply.send(answer);
@@ -303,5 +304,23 @@ mod tests {
             writer.write(move |conn| Ok(insert(conn, x)?)).await.unwrap();
             assert_eq!(stored(&url).last(), Some(&x));
         }
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_cannot_begin_answers_unavailable_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, url, release, first) = held_writer(&dir).await;
+        drop(release);
+        first.await.unwrap();
+        // Another process holds SQLite's write lock past busy_timeout.
+        let mut other = ConnectionManager::new(url.clone()).connect().unwrap();
+        other.batch_execute("BEGIN IMMEDIATE").unwrap();
+
+        let answer = writer.write(|conn| Ok(insert(conn, 1)?)).await;
+
+        assert!(matches!(answer, Err(AppError::Unavailable(_))), "{:?}", answer.err());
+        other.batch_execute("ROLLBACK").unwrap();
+        writer.write(|conn| Ok(insert(conn, 2)?)).await.unwrap();
+        assert_eq!(stored(&url), vec![2]);
     }
 }
