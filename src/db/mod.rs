@@ -110,7 +110,16 @@ impl ManageConnection for ConnectionManager {
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         // A connection handed back mid-transaction (a panic inside a
         // service) must never be reused.
-        !matches!(<DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(), Ok(None))
+        open_transactions(conn).is_some()
+    }
+}
+
+/// How many transactions and savepoints `conn` has open; None when none is.
+/// A broken transaction manager counts as open, so the connection is dropped.
+fn open_transactions(conn: &mut DbConnection) -> Option<u32> {
+    match <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth() {
+        Ok(depth) => depth.map(std::num::NonZeroU32::get),
+        Err(_) => Some(u32::MAX),
     }
 }
 
@@ -155,8 +164,8 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    if !matches!(<DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(), Ok(None)) {
-        return conn.transaction(|conn| work(conn).map_err(Nested::Work)).map_err(|nested| match nested {
+    if open_transactions(conn).is_some() {
+        return savepoint(conn, work).map_err(|failed| match failed {
             Nested::Work(error) => error,
             Nested::Savepoint(error) => error.into(),
         });
@@ -187,7 +196,13 @@ where
     }
 }
 
-/// A nested transaction's failure: the work's own, or its savepoint's.
+/// Runs `work` in a savepoint of the transaction already open, rolled back
+/// when `work` fails.
+fn savepoint<T, E>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, Nested<E>> {
+    conn.transaction(|conn| work(conn).map_err(Nested::Work))
+}
+
+/// A savepoint's failure: the work's own, or the savepoint's itself.
 enum Nested<E> {
     Work(E),
     Savepoint(diesel::result::Error),

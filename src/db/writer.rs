@@ -14,13 +14,12 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 
-use diesel::Connection as _;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::AnsiTransactionManager;
+use diesel::r2d2::ManageConnection as _;
 use tokio::sync::oneshot;
 
-use super::{ConnectionManager, DatabaseUrl, DbConnection, SQLITE_WRITER};
+use super::{ConnectionManager, DatabaseUrl, DbConnection, Nested, SQLITE_WRITER, commit, open_transactions, rollback, savepoint};
 use crate::error::AppError;
-use diesel::r2d2::ManageConnection as _;
 
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 64;
@@ -47,12 +46,10 @@ where
 {
     fn run(&mut self, conn: &mut DbConnection) {
         let Some(work) = self.work.take() else { return };
-        let result = match conn.transaction::<_, TaskFailed, _>(|conn| work(conn).map_err(TaskFailed::App)) {
-            Ok(value) => Ok(value),
-            Err(TaskFailed::App(error)) => Err(error),
-            Err(TaskFailed::Database(error)) => Err(AppError::Unavailable(error.into())),
-        };
-        self.result = Some(result);
+        self.result = Some(savepoint(conn, work).map_err(|failed| match failed {
+            Nested::Work(error) => error,
+            Nested::Savepoint(error) => AppError::Unavailable(error.into()),
+        }));
     }
 
     fn answer(self: Box<Self>, committed: Result<(), &diesel::result::Error>) {
@@ -67,18 +64,6 @@ where
         };
         // The caller may have gone (its client disconnected); nothing to do then.
         let _ = self.reply.send(answer);
-    }
-}
-
-/// A job's own failure or the savepoint's.
-enum TaskFailed {
-    App(AppError),
-    Database(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for TaskFailed {
-    fn from(error: diesel::result::Error) -> Self {
-        Self::Database(error)
     }
 }
 
@@ -126,7 +111,7 @@ fn serve(manager: ConnectionManager, mut conn: DbConnection, queue: mpsc::Receiv
             job.answer(committed.as_ref().map(|_| ()));
         }
         // A connection left inside a transaction (a failed rollback) is replaced.
-        if transaction_depth(&mut conn).is_some()
+        if open_transactions(&mut conn).is_some()
             && let Ok(fresh) = manager.connect()
         {
             conn = fresh;
@@ -146,34 +131,14 @@ fn run_batch(conn: &mut DbConnection, batch: &mut [Box<dyn Job>]) -> Result<(), 
         if catch_unwind(AssertUnwindSafe(|| job.run(conn))).is_err() {
             // A job that panicked left its savepoints open: they are rolled
             // back, and its caller hears that it did not run.
-            while matches!(transaction_depth(conn), Some(depth) if depth > 1) {
+            while matches!(open_transactions(conn), Some(depth) if depth > 1) {
                 rollback(conn)?;
             }
         }
     }
-    match conn {
-        DbConnection::Sqlite(lite) => match AnsiTransactionManager::commit_transaction(lite) {
-            Ok(()) => Ok(()),
-            Err(error) => {
-                let _ = AnsiTransactionManager::rollback_transaction(lite);
-                Err(error)
-            }
-        },
-        DbConnection::Postgres(_) => Ok(()),
-    }
-}
-
-/// How many transactions and savepoints are open; None when none is.
-fn transaction_depth(conn: &mut DbConnection) -> Option<u32> {
-    match <DbConnection as diesel::Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth() {
-        Ok(depth) => depth.map(std::num::NonZeroU32::get),
-        // A broken transaction manager counts as open: the connection is replaced.
-        Err(_) => Some(u32::MAX),
-    }
-}
-
-fn rollback(conn: &mut DbConnection) -> diesel::QueryResult<()> {
-    <DbConnection as diesel::Connection>::TransactionManager::rollback_transaction(conn)
+    commit(conn).inspect_err(|_| {
+        let _ = rollback(conn);
+    })
 }
 
 #[cfg(test)]
