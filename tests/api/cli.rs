@@ -18,6 +18,29 @@ fn wabapool(dir: &std::path::Path, args: &[&str]) -> Command {
     command
 }
 
+/// `wabapool bench-data` into a new SQLite file in `dir`, of the given shape
+/// (aggregators, enterprises, numbers and pools per enterprise), with `extra` flags.
+fn bench_data(dir: &std::path::Path, shape: [&str; 4], extra: &[&str]) -> (String, std::process::Output) {
+    let database = dir.join("bench.sqlite3").to_string_lossy().into_owned();
+    let [aggregators, enterprises, numbers, pools] = shape;
+    let mut args = vec![
+        "bench-data",
+        "--database-url",
+        &database,
+        "--aggregators",
+        aggregators,
+        "--enterprises",
+        enterprises,
+        "--numbers-per-enterprise",
+        numbers,
+        "--pools-per-enterprise",
+        pools,
+    ];
+    args.extend_from_slice(extra);
+    let out = wabapool(dir, &args).output().unwrap();
+    (database, out)
+}
+
 #[test]
 fn migrate_then_bootstrap_tenants_and_a_user_from_standard_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,22 +167,8 @@ fn bench_data_fills_an_empty_database_with_the_shape_asked_for_and_refuses_a_ful
     use wabapool::db::schema::{numbers, pool_members, pools};
 
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("bench.sqlite3").to_string_lossy().into_owned();
-    let args = [
-        "bench-data",
-        "--database-url",
-        &database,
-        "--aggregators",
-        "3",
-        "--enterprises",
-        "12",
-        "--numbers-per-enterprise",
-        "8",
-        "--pools-per-enterprise",
-        "2",
-    ];
 
-    let out = wabapool(dir.path(), &args).output().unwrap();
+    let (database, out) = bench_data(dir.path(), ["3", "12", "8", "2"], &[]);
 
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let pool = wabapool::db::connect_pool(&wabapool::db::DatabaseUrl::parse(&database), 1).unwrap();
@@ -167,7 +176,7 @@ fn bench_data_fills_an_empty_database_with_the_shape_asked_for_and_refuses_a_ful
     assert_eq!(numbers::table.count().get_result::<i64>(conn).unwrap(), 96);
     assert_eq!(pools::table.count().get_result::<i64>(conn).unwrap(), 24);
     assert_eq!(pool_members::table.count().get_result::<i64>(conn).unwrap(), 72);
-    let again = wabapool(dir.path(), &args).output().unwrap();
+    let (_, again) = bench_data(dir.path(), ["3", "12", "8", "2"], &[]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("empty database"));
 }
@@ -182,27 +191,10 @@ fn bench_data_writes_the_sandbox_fixture_its_links_open_to_and_prints_an_api_key
     use wabapool::security::secrets::{Sealed, SecretKeys};
 
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("bench.sqlite3").to_string_lossy().into_owned();
     let fixture = dir.path().join("sandbox.json");
     let fixture_arg = fixture.to_string_lossy().into_owned();
-    let args = [
-        "bench-data",
-        "--database-url",
-        &database,
-        "--aggregators",
-        "2",
-        "--enterprises",
-        "4",
-        "--numbers-per-enterprise",
-        "6",
-        "--pools-per-enterprise",
-        "2",
-        "--sandbox-fixture",
-        &fixture_arg,
-        "--api-key",
-    ];
 
-    let out = wabapool(dir.path(), &args).output().unwrap();
+    let (database, out) = bench_data(dir.path(), ["2", "4", "6", "2"], &["--sandbox-fixture", &fixture_arg, "--api-key"]);
 
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -263,23 +255,8 @@ fn bench_data_gives_the_send_pool_ten_numbers_when_the_enterprise_has_twenty_and
     use wabapool::db::schema::{pool_members, pools};
 
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("bench.sqlite3").to_string_lossy().into_owned();
-    let args = [
-        "bench-data",
-        "--database-url",
-        &database,
-        "--aggregators",
-        "1",
-        "--enterprises",
-        "3",
-        "--numbers-per-enterprise",
-        "20",
-        "--pools-per-enterprise",
-        "5",
-        "--api-key",
-    ];
 
-    let out = wabapool(dir.path(), &args).output().unwrap();
+    let (database, out) = bench_data(dir.path(), ["1", "3", "20", "5"], &["--api-key"]);
 
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
