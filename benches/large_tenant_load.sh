@@ -15,9 +15,16 @@
 #      gives the first enterprise's numbers HIGH throughput (1,000 messages/s
 #      each, 10,000/s for the pool), so the server is what limits the run, not
 #      the per-number limit of 80/s a STANDARD number has;
-#   5. the static file alone and again beside 16 concurrent sign-ins;
-#   6. the static file and the listing at half of their peak rate (wrk2-style
-#      pacing is not in Debian's wrk, so half the connections stand in);
+#   5. the static file and the listing at half of their peak rate, paced:
+#      wrk is closed-loop (a connection's next request leaves when its last
+#      answer arrives), so its p99 at saturation is queueing. The half-load
+#      rows come from `paced_load` (benches/tools/paced_load.rs), which offers
+#      requests on a fixed schedule and times each from when it was due;
+#   6. the static file paced at half its peak alone and again beside 16
+#      concurrent sign-ins, three such pairs and the median ratio of their
+#      p99s; then the same pair overloaded (wrk with half the connections
+#      keeps both cores busy, so sign-ins and the file fight for them), for
+#      comparison;
 #   7. the server's resident memory after each target and its peak (VmHWM).
 # Results go to target/large-tenant-load.md; copy them into docs/PERFORMANCE.md.
 #
@@ -29,6 +36,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
+PACED_CONNECTIONS=${PACED_CONNECTIONS:-16}
 AGGREGATORS=${AGGREGATORS:-20}
 ENTERPRISES=${ENTERPRISES:-1000}
 NUMBERS=${NUMBERS:-20}
@@ -38,6 +46,10 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1
 if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
   BIN=$PWD/target/release/wabapool
+fi
+if [ -z "${PACED:-}" ]; then
+  cargo build --release --quiet --example paced_load
+  PACED=$PWD/target/release/examples/paced_load
 fi
 OUT=target/large-tenant-load.md
 WORK=$(mktemp -d)
@@ -199,24 +211,48 @@ end
 EOF
 
 # ---------------------------------------------------------------- measuring
+seconds=${DURATION%s}
 run_wrk() { # threads connections extra-args... ; prints wrk's report
   local t=$1 c=$2; shift 2
   wrk -t"$t" -c"$c" -d"$DURATION" --latency "$@"
 }
+run_paced() { # rate extra-args... ; prints paced_load's report, in wrk's layout
+  local rate=$1; shift
+  "$PACED" --rate "$rate" --connections "$PACED_CONNECTIONS" --duration "$DURATION" "$@"
+}
+rps_of() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
+p99_us_of() { # the p99 of a report in microseconds
+  awk '$1=="99%" { v = $2; n = v + 0
+    if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }' <<<"$1"
+}
 row() { # label report
   local rps p50 p99 non2xx socket rss
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$2")
+  rps=$(rps_of "$2")
   p50=$(awk '$1=="50%" {print $2}' <<<"$2")
   p99=$(awk '$1=="99%" {print $2}' <<<"$2")
-  non2xx=$(awk '/Non-2xx or 3xx responses/ {n += $5} /Unexpected answers/ {n += $3} END {print n + 0}' <<<"$2")
+  non2xx=$(awk '/Non-2xx or 3xx responses/ {n += $NF} /Unexpected answers/ {n += $3} END {print n + 0}' <<<"$2")
   socket=$(awk '/Socket errors/ {sub(/^ *Socket errors: */, ""); print}' <<<"$2")
   rss=$(awk '/VmRSS/ {printf "%d MiB", $2 / 1024}' "/proc/$pid/status")
   printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}${socket:+; $socket}" "$rss" | tee -a "$OUT"
+}
+# The sign-ins beside a measurement start half a second before it and end
+# half a second after, so every request of it has 16 sign-ins beside it.
+beside_sign_ins() { # label report-command...
+  local label=$1 report; shift
+  wrk -t2 -c16 -d"$((seconds + 1))s" --latency -s "$WORK/login.lua" "$base/login" >"$WORK/logins-beside.txt" &
+  local logins=$!
+  sleep 0.5
+  report=$("$@")
+  wait "$logins"
+  row "$label" "$report"
+  row "(the sign-ins running beside it)" "$(cat "$WORK/logins-beside.txt")"
+  beside_report=$report
 }
 
 listing="$base/channels/whatsapp/pools"
 {
   echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, SQLite; wrk -t$THREADS -c$CONNECTIONS -d$DURATION on the same machine."
+  echo "Paced rows: \`paced_load\` with $PACED_CONNECTIONS connections on one thread, each request timed from when it was due if its connection was still busy."
   echo
   echo "Send API against \`wabapool sandbox\` (its own process, same machine) serving the dataset's $ENTERPRISES WABAs."
   echo "Dataset: $AGGREGATORS aggregators, $ENTERPRISES enterprises, $((ENTERPRISES * NUMBERS)) numbers, $((ENTERPRISES * POOLS)) pools; bench-data took ${fill_ms} ms."
@@ -225,26 +261,49 @@ listing="$base/channels/whatsapp/pools"
   echo "| target | requests/s | median | p99 | errors | server RSS after |"
   echo "|---|---|---|---|---|---|"
 } >"$OUT"
-row "static file /static/css/app.css" "$(run_wrk "$THREADS" "$CONNECTIONS" "$base/static/css/app.css")"
-row "listing, aggregator view (page 1 of 50 over its enterprises)" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing")"
+report=$(run_wrk "$THREADS" "$CONNECTIONS" "$base/static/css/app.css")
+row "static file /static/css/app.css" "$report"
+static_half=$(awk '{printf "%d", $1 / 2}' <<<"$(rps_of "$report")")
+report=$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing")
+row "listing, aggregator view (page 1 of 50 over its enterprises)" "$report"
+listing_half=$(awk '{printf "%d", $1 / 2}' <<<"$(rps_of "$report")")
 row "listing, aggregator view, search q=Pool 03" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing?q=Pool+03")"
 row "listing, aggregator view, page 20" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing?page=20")"
 row "Add Pool page" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing/new")"
 row "pool edit POSTs ($CONNECTIONS pools, one connection each)" "$(run_wrk "$CONNECTIONS" "$CONNECTIONS" -s "$WORK/pools.lua" "$base")"
 row "send API, templates through pool $send_pool (10 HIGH numbers), Graph sandbox" "$(run_wrk "$THREADS" "$CONNECTIONS" -s "$WORK/send.lua" "$base")"
 row "sign-ins (argon2id), 16 concurrent" "$(run_wrk 2 16 -s "$WORK/login.lua" "$base/login")"
+
+# Three pairs, alone then beside, so that one stall of the machine in either
+# half of a pair does not decide the ratio; the median of the three counts.
+ratios=()
+for pair in 1 2 3; do
+  report=$(run_paced "$static_half" "$base/static/css/app.css")
+  row "static file, paced at half its peak ($static_half/s), pair $pair" "$report"
+  alone_us=$(p99_us_of "$report")
+  beside_sign_ins "static file, paced at half its peak ($static_half/s), pair $pair, beside 16 concurrent sign-ins" \
+    run_paced "$static_half" "$base/static/css/app.css"
+  beside_us=$(p99_us_of "$beside_report")
+  ratios+=("$(awk -v a="$alone_us" -v b="$beside_us" 'BEGIN {printf "%.2f", b / a}')")
+done
+row "listing, aggregator view, paced at half its peak ($listing_half/s)" \
+  "$(run_paced "$listing_half" -H "Cookie: $cookie" "$listing")"
+
 half=$((CONNECTIONS / 2))
-row "static file, $half connections (half load)" "$(run_wrk "$THREADS" "$half" "$base/static/css/app.css")"
-run_wrk 2 16 -s "$WORK/login.lua" "$base/login" >"$WORK/logins-beside.txt" &
-logins=$!
-sleep 0.5
-row "static file, $half connections, beside 16 concurrent sign-ins" "$(run_wrk "$THREADS" "$half" "$base/static/css/app.css")"
-wait "$logins"
-row "(the sign-ins running beside it)" "$(cat "$WORK/logins-beside.txt")"
-row "listing, aggregator view, $half connections (half load)" "$(run_wrk "$THREADS" "$half" -H "Cookie: $cookie" "$listing")"
+report=$(run_wrk "$THREADS" "$half" "$base/static/css/app.css")
+row "static file, closed loop with $half connections (overload, for comparison)" "$report"
+saturated_alone_us=$(p99_us_of "$report")
+beside_sign_ins "static file, closed loop with $half connections, beside 16 concurrent sign-ins" \
+  run_wrk "$THREADS" "$half" "$base/static/css/app.css"
+saturated_beside_us=$(p99_us_of "$beside_report")
+
 peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 {
   echo
+  median=$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)
+  echo "16 concurrent sign-ins raise the static file's p99 at half its peak rate ${median}× (median of the pairs ${ratios[*]}; target ≤ 2×)."
+  awk -v sa="$saturated_alone_us" -v sb="$saturated_beside_us" -v c="$half" 'BEGIN {
+    printf "Overloaded instead (closed loop, %d connections, no idle core left), they raise it %.2f× (%.0f µs to %.0f µs).\n", c, sb / sa, sa, sb }'
   echo "Peak resident memory of the server (VmHWM) after the run: $((peak_kib / 1024)) MiB."
 } | tee -a "$OUT"
 kill "$pid"; wait "$pid" 2>/dev/null || true
