@@ -27,6 +27,7 @@ use wabapool::services::Actor;
 use wabapool::services::auth::session_user;
 use wabapool::services::listing_cache::{CachedListing, ListingCache};
 use wabapool::services::pools::{ListQuery, PAGE_SIZE, list_pools, list_pools_cached};
+use wabapool::services::session_cache::SessionCache;
 use wabapool::store::users;
 use wabapool::web::layout::{Chrome, Nav};
 use wabapool::web::pools::PoolsIndex;
@@ -34,10 +35,10 @@ use wabapool::web::pools::PoolsIndex;
 const SHAPE: Shape = Shape { aggregators: 20, enterprises: 1_000, numbers_per_enterprise: 20, pools_per_enterprise: 5 };
 const ADMIN: &str = "admin@aggregator-1.bench";
 
-fn aggregator_admin(conn: &mut DbConnection) -> (Actor, String) {
+fn aggregator_admin(conn: &mut DbConnection) -> (Actor, String, i64) {
     let user = users::find_by_email(conn, ADMIN).unwrap().expect("bench-data creates the aggregator admin");
-    let signed_in = session_user(conn, user.id, user.session_epoch).unwrap().expect("the admin is enabled");
-    (signed_in.actor, signed_in.organisation)
+    let signed_in = session_user(conn, &SessionCache::default(), user.id, user.session_epoch).unwrap().expect("the admin is enabled");
+    (signed_in.actor, signed_in.organisation, user.session_epoch)
 }
 
 fn chrome(actor: &Actor, organisation: &str) -> Chrome {
@@ -61,7 +62,8 @@ fn listing(c: &mut Criterion) {
     let mut conn = pool.get().unwrap();
     db::run_migrations(&mut conn).unwrap();
     fill(&mut conn, SHAPE, &SecretString::from("wabapool-demo"), &SecretKeys::random()).unwrap();
-    let (actor, organisation) = aggregator_admin(&mut conn);
+    let (actor, organisation, epoch) = aggregator_admin(&mut conn);
+    let user_id = actor.user_id.get();
 
     let page_one = ListQuery::default();
     let search = ListQuery { q: Some("Pool 03".to_owned()), ..ListQuery::default() };
@@ -77,6 +79,19 @@ fn listing(c: &mut Criterion) {
     group.bench_function("aggregator view, page 1 of 50, cached and unchanged", |b| {
         b.iter(|| list_pools_cached(&mut conn, &cache, &actor, &page_one).unwrap())
     });
+    group.finish();
+
+    // The check every signed-in request makes of its user.
+    let mut group = c.benchmark_group("session_user");
+    group.bench_function("read from the database", |b| {
+        b.iter_batched(
+            SessionCache::default,
+            |kept| session_user(&mut conn, &kept, user_id, epoch).unwrap().expect("signed in"),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    let kept = SessionCache::default();
+    group.bench_function("kept, session stamp unchanged", |b| b.iter(|| session_user(&mut conn, &kept, user_id, epoch).unwrap().expect("signed in")));
     group.finish();
 
     let mut group = c.benchmark_group("render");

@@ -60,6 +60,7 @@ impl Application {
             secrets: settings.secret_keys.clone(),
             metrics,
             listings: Arc::default(),
+            signed_in: Arc::default(),
             quick_reads: backend == db::Backend::Sqlite,
             writer,
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),

@@ -87,6 +87,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    session_stamp (id) {
+        id -> BigInt,
+        stamp -> BigInt,
+    }
+}
+
+diesel::table! {
     pools (id) {
         id -> BigInt,
         enterprise_id -> BigInt,
@@ -214,3 +221,4 @@ diesel::table! {
 
 diesel::joinable!(messages -> numbers (number_id));
 diesel::allow_tables_to_appear_in_same_query!(messages, numbers);
+diesel::allow_tables_to_appear_in_same_query!(listing_stamp, session_stamp);

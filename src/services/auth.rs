@@ -1,12 +1,14 @@
 //! Signing in: a password check that costs the same for unknown emails,
 //! and an audit entry for every attempt (R10).
 
+use super::session_cache::{KeptSession, SessionCache};
 use super::{Actor, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{Role, Scope, UserId, throttle};
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::login_failures;
 use crate::store::orgs;
+use crate::store::stamps;
 use crate::store::users::{self, UserRow};
 
 /// The answer for every failed sign-in, whatever the reason.
@@ -98,10 +100,28 @@ pub struct SessionUser {
 }
 
 /// Loads the user a session names, if they still exist, are enabled, and
-/// the session is of their current epoch.
-pub fn session_user(conn: &mut DbConnection, user_id: i64, epoch: i64) -> Result<Option<SessionUser>, ServiceError> {
+/// the session is of their current epoch: from `cache` while nothing a
+/// session is checked against has changed (see [`super::session_cache`]).
+pub fn session_user(conn: &mut DbConnection, cache: &SessionCache, user_id: i64, epoch: i64) -> Result<Option<SessionUser>, ServiceError> {
+    let stamp = stamps::session(conn)?;
+    session_user_at(conn, cache, user_id, epoch, stamp)
+}
+
+/// [`session_user`] under `stamp`, the session stamp just read.
+pub fn session_user_at(
+    conn: &mut DbConnection,
+    cache: &SessionCache,
+    user_id: i64,
+    epoch: i64,
+    stamp: i64,
+) -> Result<Option<SessionUser>, ServiceError> {
+    match cache.get(user_id, epoch, stamp) {
+        Some(KeptSession::SignedIn(user)) => return Ok(Some(user)),
+        Some(KeptSession::Ended) => return Ok(None),
+        None => {}
+    }
     let Some(user) = users::find(conn, user_id)? else { return Ok(None) };
-    if user.disabled || user.session_epoch != epoch {
+    if user.disabled {
         return Ok(None);
     }
     let Some(actor) = actor_of(&user) else { return Ok(None) };
@@ -110,7 +130,10 @@ pub fn session_user(conn: &mut DbConnection, user_id: i64, epoch: i64) -> Result
         Scope::Aggregator(id) => orgs::find_aggregator(conn, id.get())?.map(|a| a.name),
     }
     .unwrap_or_default();
-    Ok(Some(SessionUser { actor, organisation }))
+    let found = SessionUser { actor, organisation };
+    // Kept under the stamp read before the rows, so never newer than them.
+    cache.put(user_id, stamp, user.session_epoch, found.clone());
+    Ok((user.session_epoch == epoch).then_some(found))
 }
 
 fn actor_of(user: &UserRow) -> Option<Actor> {

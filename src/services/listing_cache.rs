@@ -11,10 +11,10 @@
 //! A cached listing also keeps its markup once a page has drawn it: the
 //! same listing always draws the same table.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use super::pools::{ListQuery, PoolListing};
+use super::stamped::Stamped;
 use crate::domain::Scope;
 
 /// Listings kept at most: each is a page of up to 50 pools.
@@ -59,45 +59,8 @@ impl CachedListing {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct ListingCache {
-    entries: Mutex<HashMap<ListingKey, (i64, Arc<CachedListing>)>>,
-}
-
-impl ListingCache {
-    /// The listing kept for `key`, if it was read under `stamp`.
-    pub fn get(&self, key: &ListingKey, stamp: i64) -> Option<Arc<CachedListing>> {
-        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.get(key).filter(|(kept, _)| *kept == stamp).map(|(_, listing)| listing.clone())
-    }
-
-    /// Keeps a listing read under `stamp`. When full, listings of older
-    /// stamps go first, then all of them.
-    pub fn put(&self, key: ListingKey, stamp: i64, listing: Arc<CachedListing>) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= CAPACITY && !entries.contains_key(&key) {
-            entries.retain(|_, (kept, _)| *kept >= stamp);
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-        }
-        match entries.get(&key) {
-            // A slower reader of an older stamp must not replace a newer listing.
-            Some((kept, _)) if *kept > stamp => {}
-            _ => {
-                entries.insert(key, (stamp, listing));
-            }
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// The listings of this instance, each under the stamp it was read under.
+pub type ListingCache = Stamped<ListingKey, Arc<CachedListing>, CAPACITY>;
 
 #[cfg(test)]
 mod tests {

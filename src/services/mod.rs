@@ -11,6 +11,8 @@ pub mod numbers;
 pub mod pools;
 pub mod routing;
 pub mod routing_settings;
+pub mod session_cache;
+pub mod stamped;
 pub mod tenants;
 pub mod users;
 pub mod webhooks;

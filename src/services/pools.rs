@@ -17,6 +17,7 @@ use crate::store::audit::{self, NewAuditEntry};
 use crate::store::numbers::{self, NumberChoiceRow};
 use crate::store::orgs::EnterpriseRow;
 use crate::store::pools::{self, ListFilter, ListScope, MemberRow, PoolRow};
+use crate::store::stamps;
 
 /// Pools shown per listing page.
 pub const PAGE_SIZE: i64 = 50;
@@ -142,26 +143,27 @@ pub fn list_pools_cached(
     actor: &Actor,
     query: &ListQuery,
 ) -> Result<Arc<CachedListing>, ServiceError> {
-    if let Some(listing) = cached_listing(conn, cache, actor, query)? {
+    // The stamp is read before the listing, so a listing is never older
+    // than the stamp it is kept under.
+    let stamp = stamps::listing(conn)?;
+    if let Some(listing) = cached_listing(cache, actor, query, stamp)? {
         return Ok(listing);
     }
-    let stamp = pools::listing_stamp(conn)?;
-    let key = ListingKey::new(actor.scope, query);
     let listing = Arc::new(CachedListing::new(list_pools(conn, actor, query)?));
-    cache.put(key, stamp, listing.clone());
+    cache.put(ListingKey::new(actor.scope, query), stamp, listing.clone());
     Ok(listing)
 }
 
-/// The cached listing while nothing it shows has changed; None when it
-/// must be read. Two short reads: the stamp and the cache.
-pub fn cached_listing(
-    conn: &mut DbConnection,
-    cache: &ListingCache,
-    actor: &Actor,
-    query: &ListQuery,
-) -> Result<Option<Arc<CachedListing>>, ServiceError> {
+/// The listing's and the session's stamps, read together: an unchanged
+/// listing for a user already seen needs nothing else from the database.
+pub fn listing_and_session_stamps(conn: &mut DbConnection) -> Result<stamps::Stamps, ServiceError> {
+    Ok(stamps::both(conn)?)
+}
+
+/// The listing kept in `cache` under `stamp`, the listing stamp just read;
+/// None when it must be read.
+pub fn cached_listing(cache: &ListingCache, actor: &Actor, query: &ListQuery, stamp: i64) -> Result<Option<Arc<CachedListing>>, ServiceError> {
     require_channel_admin(actor)?;
-    let stamp = pools::listing_stamp(conn)?;
     Ok(cache.get(&ListingKey::new(actor.scope, query), stamp))
 }
 

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{enterprises, listing_stamp, numbers, pool_members, pools, wabas};
+use crate::db::schema::{enterprises, numbers, pool_members, pools, wabas};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = pools)]
@@ -249,12 +249,6 @@ pub fn members_of(conn: &mut DbConnection, pool_ids: &[i64]) -> QueryResult<Vec<
         members.extend(query.order((pool_members::pool_id.asc(), pool_members::slot.asc())).load::<MemberRow>(conn)?);
     }
     Ok(members)
-}
-
-/// The listing's change stamp: triggers move it, in the writing
-/// transaction, with every change to what a listing shows.
-pub fn listing_stamp(conn: &mut DbConnection) -> QueryResult<i64> {
-    listing_stamp::table.select(listing_stamp::stamp).get_result(conn)
 }
 
 /// The pool a number sits in, if any (R6: at most one).

@@ -39,6 +39,8 @@ pub struct AppState {
     pub webhooks: std::sync::Arc<webhooks::WebhookSettings>,
     pub sessions: session::SessionPolicy,
     pub listings: std::sync::Arc<crate::services::listing_cache::ListingCache>,
+    /// Signed-in users, checked against the session stamp on each request.
+    pub signed_in: std::sync::Arc<crate::services::session_cache::SessionCache>,
     /// Whether short reads may run on an async worker (see [`AppState::try_quick`]).
     pub quick_reads: bool,
     /// SQLite's batching writer (see [`AppState::write`]); None on PostgreSQL.

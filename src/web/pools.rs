@@ -113,11 +113,15 @@ pub async fn index(state: web::Data<AppState>, signed_in: SignedInSession, query
     let claims = signed_in.claims();
     let query = query.into_inner();
     let cache = state.listings.clone();
-    // An unchanged listing needs two short reads beside the session's user:
-    // on SQLite they run here, without a trip to the blocking pool.
-    let quick = state.try_quick(|conn| match claims.load(conn)? {
-        None => Ok(Some(None)),
-        Some(user) => Ok(service::cached_listing(conn, &cache, &user.actor, &query)?.map(|listing| Some((user, listing)))),
+    // An unchanged listing for a user already seen needs one short read,
+    // the two stamps: on SQLite it runs here, without a trip to the
+    // blocking pool.
+    let quick = state.try_quick(|conn| {
+        let stamps = service::listing_and_session_stamps(conn)?;
+        match claims.load_at(conn, stamps.session)? {
+            None => Ok(Some(None)),
+            Some(user) => Ok(service::cached_listing(&cache, &user.actor, &query, stamps.listing)?.map(|listing| Some((user, listing)))),
+        }
     })?;
     let visit = match quick {
         Some(visit) => visit,

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_session::{Session, SessionExt as _};
 use actix_web::dev::Payload;
@@ -13,7 +14,8 @@ use super::AppState;
 use crate::error::AppError;
 use crate::security::csrf;
 use crate::services::Actor;
-use crate::services::auth::{SessionUser, SignedIn, session_user};
+use crate::services::auth::{SessionUser, SignedIn, session_user, session_user_at};
+use crate::services::session_cache::SessionCache;
 
 const USER_ID: &str = "uid";
 const EPOCH: &str = "epoch";
@@ -132,22 +134,34 @@ pub struct SignedInSession {
     next: String,
 }
 
-/// The part of a [`SignedInSession`] that crosses into the blocking pool.
+/// The part of a [`SignedInSession`] that crosses into the blocking pool,
+/// with the instance's signed-in users kept in memory.
 #[derive(Debug, Clone)]
 pub struct SessionClaims {
     user_id: i64,
     epoch: i64,
     client_ip: Option<String>,
+    kept: Arc<SessionCache>,
 }
 
 impl SessionClaims {
     /// The user, if they still exist, are enabled and the session is of their current epoch.
     pub fn load(&self, conn: &mut crate::db::DbConnection) -> Result<Option<SessionUser>, AppError> {
-        let found = session_user(conn, self.user_id, self.epoch)?;
-        Ok(found.map(|mut user| {
+        let found = session_user(conn, &self.kept, self.user_id, self.epoch)?;
+        Ok(self.for_this_request(found))
+    }
+
+    /// [`load`](Self::load) under `stamp`, the session stamp just read.
+    pub fn load_at(&self, conn: &mut crate::db::DbConnection, stamp: i64) -> Result<Option<SessionUser>, AppError> {
+        let found = session_user_at(conn, &self.kept, self.user_id, self.epoch, stamp)?;
+        Ok(self.for_this_request(found))
+    }
+
+    fn for_this_request(&self, found: Option<SessionUser>) -> Option<SessionUser> {
+        found.map(|mut user| {
             user.actor.client_ip = self.client_ip.clone();
             user
-        }))
+        })
     }
 }
 
@@ -191,7 +205,7 @@ impl SignedInSession {
             let _ = session.insert(SEEN_AT, now);
         }
         let client_ip = super::client_ip(req, &state.trusted_proxies);
-        Ok(Self { claims: SessionClaims { user_id, epoch, client_ip }, session, next })
+        Ok(Self { claims: SessionClaims { user_id, epoch, client_ip, kept: state.signed_in.clone() }, session, next })
     }
 }
 

@@ -15,7 +15,7 @@ async fn listed(app: &TestApp, css: &str) -> Vec<String> {
 }
 
 async fn stamp(app: &TestApp) -> i64 {
-    app.with_db(|c| wabapool::store::pools::listing_stamp(c).unwrap()).await
+    app.with_db(|c| wabapool::store::stamps::listing(c).unwrap()).await
 }
 
 #[tokio::test]

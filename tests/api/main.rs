@@ -19,6 +19,7 @@ mod pools;
 mod roles;
 mod routing;
 mod schema;
+mod session_changes;
 mod tenancy;
 mod throttle;
 mod webhooks;

@@ -1,0 +1,29 @@
+-- One number that every change a signed-in session is checked against
+-- moves on: a user's email, role, organisation, disabled flag and session
+-- epoch, a user removed, and the name of their enterprise or aggregator.
+-- A signed-in user kept in memory is trusted only while the stamp it was
+-- read under is current. The triggers fire once a statement. Signing in
+-- writes none of these columns.
+CREATE TABLE session_stamp (
+    id    BIGINT PRIMARY KEY CHECK (id = 1),
+    stamp BIGINT NOT NULL
+);
+INSERT INTO session_stamp (id, stamp) VALUES (1, 0);
+CREATE FUNCTION bump_session_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE session_stamp SET stamp = stamp + 1;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER session_stamp_users_delete AFTER DELETE ON users
+FOR EACH STATEMENT EXECUTE FUNCTION bump_session_stamp();
+CREATE TRIGGER session_stamp_users_update AFTER UPDATE OF email, role, enterprise_id, aggregator_id, disabled, session_epoch ON users
+FOR EACH STATEMENT EXECUTE FUNCTION bump_session_stamp();
+CREATE TRIGGER session_stamp_enterprises_delete AFTER DELETE ON enterprises
+FOR EACH STATEMENT EXECUTE FUNCTION bump_session_stamp();
+CREATE TRIGGER session_stamp_enterprises_update AFTER UPDATE OF name ON enterprises
+FOR EACH STATEMENT EXECUTE FUNCTION bump_session_stamp();
+CREATE TRIGGER session_stamp_aggregators_delete AFTER DELETE ON aggregators
+FOR EACH STATEMENT EXECUTE FUNCTION bump_session_stamp();
+CREATE TRIGGER session_stamp_aggregators_update AFTER UPDATE OF name ON aggregators
+FOR EACH STATEMENT EXECUTE FUNCTION bump_session_stamp();

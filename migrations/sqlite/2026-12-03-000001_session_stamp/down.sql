@@ -1,0 +1,7 @@
+DROP TRIGGER session_stamp_users_delete;
+DROP TRIGGER session_stamp_users_update;
+DROP TRIGGER session_stamp_enterprises_delete;
+DROP TRIGGER session_stamp_enterprises_update;
+DROP TRIGGER session_stamp_aggregators_delete;
+DROP TRIGGER session_stamp_aggregators_update;
+DROP TABLE session_stamp;
