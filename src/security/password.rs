@@ -1,12 +1,20 @@
 //! argon2id password hashing at OWASP's parameters (m=19 MiB, t=2, p=1).
 //! Each check takes tens of milliseconds of CPU and 19 MiB on purpose, so
-//! checks run on a few dedicated password threads at a lowered scheduling
-//! priority: a storm of sign-ins queues there instead of taking every core
-//! and hundreds of megabytes, and the rest of the portal keeps its latency.
-//! Each password thread owns one 19 MiB argon2 memory and reuses it for
-//! every check, so sign-ins never map, fault in and return 19 MiB apiece.
+//! checks queue for a few dedicated password threads at a lowered
+//! scheduling priority: a storm of sign-ins waits there instead of taking
+//! every core and hundreds of megabytes, and the rest of the portal keeps
+//! its latency. A check that has waited [`URGENT_AFTER`] is taken instead
+//! by one more thread at the normal priority, so that sign-ins still finish
+//! in about a second while the cores are saturated.
+//!
+//! There are as many argon2 memories as low-priority threads, each
+//! allocated by its first check and reused for every check after it, and a
+//! check runs only with one in hand: sign-ins never map, fault in and
+//! return 19 MiB apiece, and the urgent thread adds no memory.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::PasswordHasher as _;
 use argon2::password_hash::phc::PasswordHash;
@@ -18,6 +26,10 @@ use subtle::ConstantTimeEq as _;
 /// pages and the API preempt hashing, yet never starved on an idle machine.
 const PASSWORD_THREAD_NICE: i32 = 10;
 
+/// How long a check waits for a low-priority thread before the urgent
+/// thread, at the normal priority, takes it.
+pub const URGENT_AFTER: Duration = Duration::from_secs(1);
+
 type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
 /// Hashes and verifies passwords. Holds a dummy hash so that an unknown
@@ -25,7 +37,7 @@ type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 #[derive(Clone)]
 pub struct PasswordHasher {
     dummy_hash: Arc<str>,
-    jobs: mpsc::Sender<Job>,
+    checks: Arc<Checks>,
 }
 
 fn owasp_params() -> Params {
@@ -37,7 +49,7 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, owasp_params())
 }
 
-/// A password thread's argon2 working memory, allocated by its first check.
+/// An argon2 working memory, allocated by its first check.
 #[derive(Default)]
 struct Memory {
     blocks: Vec<Block>,
@@ -63,7 +75,7 @@ fn check(memory: &mut Memory, stored: &str, candidate: &SecretString) -> bool {
         return false;
     };
     // Hashes are made here at OWASP's cost; a larger one from elsewhere
-    // would grow this thread's memory for good, so it gets its own.
+    // would grow this memory for good, so it gets its own.
     let blocks = params.block_count();
     let argon2 = Argon2::new(algorithm, version, params);
     let mut computed = vec![0u8; expected.len()];
@@ -76,7 +88,7 @@ fn check(memory: &mut Memory, stored: &str, candidate: &SecretString) -> bool {
     hashed.is_ok() && bool::from(expected.as_ref().ct_eq(&computed))
 }
 
-/// One password thread per two cores, at least one.
+/// One low-priority password thread per two cores, at least one.
 fn password_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
@@ -84,6 +96,8 @@ fn password_threads() -> usize {
 #[cfg(target_os = "linux")]
 fn lower_priority() {
     // On Linux the nice value belongs to the thread; `who` 0 is this thread.
+    // Raising it needs no privilege; lowering it again would, which is why
+    // the urgent thread is a thread of its own.
     // SAFETY: setpriority only reads its integer arguments.
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, PASSWORD_THREAD_NICE);
@@ -93,30 +107,136 @@ fn lower_priority() {
 #[cfg(not(target_os = "linux"))]
 fn lower_priority() {}
 
+/// A check waiting for a thread, and since when.
+struct Queued {
+    since: Instant,
+    job: Job,
+}
+
+/// The waiting checks and the argon2 memories not in use.
+#[derive(Default)]
+struct Waiting {
+    queue: VecDeque<Queued>,
+    memories: Vec<Memory>,
+    closed: bool,
+}
+
+/// Which checks a thread takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Low priority: checks that have waited less than [`URGENT_AFTER`].
+    Patient,
+    /// Normal priority: checks that have waited longer.
+    Urgent,
+}
+
+/// What a password thread does next.
+enum Next {
+    Run(Queued, Memory),
+    Wait(Option<Duration>),
+    Stop,
+}
+
+/// The queue the password threads share. Dropping the last handle closes
+/// it: the threads finish what is queued and end.
+struct Checks {
+    waiting: Arc<(Mutex<Waiting>, Condvar)>,
+}
+
+impl Drop for Checks {
+    fn drop(&mut self) {
+        let (waiting, changed) = &*self.waiting;
+        lock(waiting).closed = true;
+        changed.notify_all();
+    }
+}
+
+fn lock(waiting: &Mutex<Waiting>) -> MutexGuard<'_, Waiting> {
+    waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Waiting {
+    /// The next step of a thread of `lane` at `now`.
+    fn next(&mut self, lane: Lane, now: Instant) -> Next {
+        let Some(head) = self.queue.front() else {
+            return if self.closed { Next::Stop } else { Next::Wait(None) };
+        };
+        let waited = now.saturating_duration_since(head.since);
+        let mine = self.closed
+            || match lane {
+                Lane::Patient => waited < URGENT_AFTER,
+                Lane::Urgent => waited >= URGENT_AFTER,
+            };
+        match (mine, self.memories.pop()) {
+            (true, Some(memory)) => match self.queue.pop_front() {
+                Some(queued) => Next::Run(queued, memory),
+                None => {
+                    self.memories.push(memory);
+                    Next::Wait(None)
+                }
+            },
+            // The urgent thread wakes when the head turns urgent.
+            (false, memory) if lane == Lane::Urgent => {
+                self.memories.extend(memory);
+                Next::Wait(Some(URGENT_AFTER - waited))
+            }
+            (_, memory) => {
+                self.memories.extend(memory);
+                Next::Wait(None)
+            }
+        }
+    }
+}
+
+/// A password thread's loop: take the checks of its lane while a memory is
+/// free, until the queue closes.
+fn serve(waiting: &(Mutex<Waiting>, Condvar), lane: Lane) {
+    let (state, changed) = waiting;
+    let mut guard = lock(state);
+    loop {
+        match guard.next(lane, Instant::now()) {
+            Next::Stop => return,
+            Next::Wait(None) => guard = changed.wait(guard).unwrap_or_else(std::sync::PoisonError::into_inner),
+            Next::Wait(Some(timeout)) => {
+                guard = changed.wait_timeout(guard, timeout).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+            }
+            Next::Run(queued, mut memory) => {
+                // The next check may be another thread's to take.
+                changed.notify_all();
+                drop(guard);
+                (queued.job)(&mut memory);
+                guard = lock(state);
+                guard.memories.push(memory);
+                // A memory is free again: whichever thread may take the head.
+                changed.notify_all();
+            }
+        }
+    }
+}
+
 impl PasswordHasher {
     /// Starts the password threads; they end when the last clone is dropped.
     pub fn new() -> anyhow::Result<Self> {
         let dummy_hash: Arc<str> = hash_password(&SecretString::from("wabapool dummy password for unknown users"))?.into();
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for n in 0..password_threads() {
-            let queue = Arc::clone(&queue);
+        let patient = password_threads();
+        let waiting =
+            Arc::new((Mutex::new(Waiting { memories: (0..patient).map(|_| Memory::default()).collect(), ..Waiting::default() }), Condvar::new()));
+        for n in 0..patient {
+            let waiting = Arc::clone(&waiting);
             std::thread::Builder::new().name(format!("password-{n}")).spawn(move || {
                 lower_priority();
-                let mut memory = Memory::default();
-                loop {
-                    let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(&mut memory),
-                        Err(_) => return,
-                    }
-                }
+                serve(&waiting, Lane::Patient);
             })?;
         }
-        Ok(Self { dummy_hash, jobs })
+        let urgent = Arc::clone(&waiting);
+        std::thread::Builder::new().name("password-urgent".to_owned()).spawn(move || serve(&urgent, Lane::Urgent))?;
+        Ok(Self { dummy_hash, checks: Arc::new(Checks { waiting }) })
+    }
+
+    fn queue(&self, job: Job) {
+        let (waiting, changed) = &*self.checks.waiting;
+        lock(waiting).queue.push_back(Queued { since: Instant::now(), job });
+        changed.notify_all();
     }
 
     fn verify_job(&self, stored: Option<String>, candidate: SecretString, reply: impl FnOnce(bool) + Send + 'static) -> Job {
@@ -132,21 +252,21 @@ impl PasswordHasher {
     /// for a password thread without blocking the async worker.
     pub async fn verify(&self, stored: Option<String>, candidate: SecretString) -> bool {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job = self.verify_job(stored, candidate, move |ok| {
+        self.queue(self.verify_job(stored, candidate, move |ok| {
             let _ = tx.send(ok);
-        });
-        // A stopped password thread fails closed.
-        self.jobs.send(job).is_ok() && rx.await.unwrap_or(false)
+        }));
+        // A check that never ran fails closed.
+        rx.await.unwrap_or(false)
     }
 
     /// [`verify`](Self::verify) for synchronous code already off the async
     /// workers (inside `web::block`).
     pub fn verify_blocking(&self, stored: Option<&str>, candidate: &SecretString) -> bool {
         let (tx, rx) = mpsc::channel();
-        let job = self.verify_job(stored.map(str::to_owned), candidate.clone(), move |ok| {
+        self.queue(self.verify_job(stored.map(str::to_owned), candidate.clone(), move |ok| {
             let _ = tx.send(ok);
-        });
-        self.jobs.send(job).is_ok() && rx.recv().unwrap_or(false)
+        }));
+        rx.recv().unwrap_or(false)
     }
 }
 
@@ -206,6 +326,77 @@ mod tests {
         assert!(!hasher.verify_blocking(Some("not a hash"), &SecretString::from("x")));
         assert!(!hasher.verify_blocking(Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ"), &SecretString::from("x")));
         assert!(!hasher.verify_blocking(Some("$argon2id$v=19$m=99999999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA"), &SecretString::from("x")));
+    }
+
+    fn waiting(memories: usize, ages_ms: &[u64], now: Instant) -> Waiting {
+        let mut waiting = Waiting { memories: (0..memories).map(|_| Memory::default()).collect(), ..Waiting::default() };
+        for age in ages_ms {
+            let job: Job = Box::new(|_| {});
+            waiting.queue.push_back(Queued { since: now - Duration::from_millis(*age), job });
+        }
+        waiting
+    }
+
+    #[test]
+    fn a_fresh_check_goes_to_a_low_priority_thread_and_the_urgent_thread_waits_until_it_turns_urgent() {
+        let now = Instant::now();
+        let mut fresh = waiting(1, &[100], now);
+
+        assert!(
+            matches!(fresh.next(Lane::Urgent, now), Next::Wait(Some(left)) if left == URGENT_AFTER - Duration::from_millis(100)),
+            "the urgent thread sleeps until the check has waited long enough"
+        );
+        assert!(matches!(fresh.next(Lane::Patient, now), Next::Run(..)));
+        assert!(fresh.queue.is_empty());
+        assert!(fresh.memories.is_empty(), "the check holds the one memory");
+    }
+
+    #[test]
+    fn a_check_that_waited_too_long_goes_to_the_urgent_thread_only() {
+        let now = Instant::now();
+        let mut late = waiting(1, &[URGENT_AFTER.as_millis() as u64], now);
+
+        assert!(matches!(late.next(Lane::Patient, now), Next::Wait(None)), "a low-priority thread leaves it");
+        assert_eq!(late.memories.len(), 1, "and keeps no memory while it waits");
+        assert!(matches!(late.next(Lane::Urgent, now), Next::Run(..)));
+    }
+
+    #[test]
+    fn no_check_runs_without_a_free_memory() {
+        let now = Instant::now();
+        let mut fresh = waiting(0, &[0], now);
+        let mut late = waiting(0, &[10_000], now);
+
+        assert!(matches!(fresh.next(Lane::Patient, now), Next::Wait(None)));
+        assert!(matches!(late.next(Lane::Urgent, now), Next::Wait(None)));
+        assert_eq!((fresh.queue.len(), late.queue.len()), (1, 1));
+    }
+
+    #[test]
+    fn a_closed_queue_is_drained_by_any_thread_and_then_stops_them() {
+        let now = Instant::now();
+        let mut closing = waiting(1, &[0], now);
+        closing.closed = true;
+
+        let Next::Run(_, memory) = closing.next(Lane::Urgent, now) else { panic!("any thread drains a closed queue") };
+        closing.memories.push(memory);
+        assert!(matches!(closing.next(Lane::Patient, now), Next::Stop));
+        assert!(matches!(closing.next(Lane::Urgent, now), Next::Stop));
+    }
+
+    #[test]
+    fn checks_still_queued_when_the_last_handle_goes_are_answered() {
+        let hasher = PasswordHasher::new().unwrap();
+        let hash = hash_password(&SecretString::from("correct horse battery")).unwrap();
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..3 {
+            let tx = tx.clone();
+            hasher.queue(hasher.verify_job(Some(hash.clone()), SecretString::from("correct horse battery"), move |ok| {
+                let _ = tx.send(ok);
+            }));
+        }
+        drop((hasher, tx));
+        assert_eq!(rx.iter().collect::<Vec<_>>(), vec![true, true, true]);
     }
 
     #[test]
