@@ -92,12 +92,12 @@ impl ManageConnection for ConnectionManager {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url.target)?;
                 // busy_timeout first: switching to WAL itself may have to wait.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
-                     PRAGMA foreign_keys = ON;",
-                )?;
+                     PRAGMA foreign_keys = ON;"
+                ))?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -153,6 +153,9 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
 /// milliseconds between tries; busy_timeout still covers other processes
 /// (the CLI) writing the same file.
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// How long a SQLite connection waits for another's lock before SQLITE_BUSY.
+const BUSY_TIMEOUT_MS: u32 = 5000;
 
 /// Runs `work` in one transaction that writes. On SQLite it begins
 /// IMMEDIATE, taking the write lock up front so two writers queue instead

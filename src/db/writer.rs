@@ -13,12 +13,13 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
+use std::time::Duration;
 
-use diesel::connection::AnsiTransactionManager;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection as _};
 use diesel::r2d2::ManageConnection as _;
 use tokio::sync::oneshot;
 
-use super::{ConnectionManager, DatabaseUrl, DbConnection, Nested, SQLITE_WRITER, commit, open_transactions, rollback, savepoint};
+use super::{BUSY_TIMEOUT_MS, ConnectionManager, DatabaseUrl, DbConnection, Nested, SQLITE_WRITER, commit, open_transactions, rollback, savepoint};
 use crate::error::AppError;
 
 /// Jobs committed together at most.
@@ -76,10 +77,14 @@ pub struct Writer {
 impl Writer {
     /// Opens the writer's own connection and starts its thread.
     pub fn start(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        Self::start_with_quiet(url, QUIET)
+    }
+
+    fn start_with_quiet(url: &DatabaseUrl, quiet: Duration) -> anyhow::Result<Self> {
         let manager = ConnectionManager::new(url.clone());
         let conn = manager.connect()?;
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
-        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || serve(manager, conn, queue))?;
+        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || serve(manager, conn, queue, quiet))?;
         Ok(Self { jobs })
     }
 
@@ -97,8 +102,39 @@ impl Writer {
     }
 }
 
-fn serve(manager: ConnectionManager, mut conn: DbConnection, queue: mpsc::Receiver<Box<dyn Job>>) {
-    while let Ok(first) = queue.recv() {
+/// How long the writer waits, after its last batch, before emptying the WAL.
+const QUIET: Duration = Duration::from_millis(250);
+
+/// How long emptying the WAL waits for a reader of an older snapshot
+/// before it gives up until the next quiet spell: queued writes wait on it.
+const CHECKPOINT_PATIENCE_MS: u32 = 100;
+
+/// The writer's loop. Once writes have stopped for `quiet`, it empties the
+/// WAL (a truncating checkpoint): SQLite's own checkpoints copy the pages
+/// back but leave the last thousand frames in the WAL, and every read
+/// afterwards looks its pages up there, which costs the pool listing half
+/// its speed in the seconds after a burst of writes.
+fn serve(manager: ConnectionManager, mut conn: DbConnection, queue: mpsc::Receiver<Box<dyn Job>>, quiet: Duration) {
+    let conn = &mut conn;
+    let mut written = false;
+    loop {
+        let first = if written {
+            match queue.recv_timeout(quiet) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    empty_the_wal(conn);
+                    written = false;
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        written = true;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -106,17 +142,29 @@ fn serve(manager: ConnectionManager, mut conn: DbConnection, queue: mpsc::Receiv
                 Err(_) => break,
             }
         }
-        let committed = run_batch(&mut conn, &mut batch);
+        let committed = run_batch(conn, &mut batch);
         for job in batch {
             job.answer(committed.as_ref().map(|_| ()));
         }
         // A connection left inside a transaction (a failed rollback) is replaced.
-        if open_transactions(&mut conn).is_some()
+        if open_transactions(conn).is_some()
             && let Ok(fresh) = manager.connect()
         {
-            conn = fresh;
+            *conn = fresh;
         }
     }
+}
+
+/// A truncating checkpoint, waiting at most [`CHECKPOINT_PATIENCE_MS`] for
+/// readers; one that cannot finish now is tried at the next quiet spell.
+fn empty_the_wal(conn: &mut DbConnection) {
+    let DbConnection::Sqlite(lite) = conn else { return };
+    let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _ = lite.batch_execute(&format!("PRAGMA busy_timeout = {CHECKPOINT_PATIENCE_MS}"));
+    if let Err(error) = lite.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::debug!(%error, "the WAL stays until the next quiet spell");
+    }
+    let _ = lite.batch_execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"));
 }
 
 /// One transaction around the batch, a savepoint around each job.
@@ -269,6 +317,32 @@ mod tests {
             writer.write(move |conn| Ok(insert(conn, x)?)).await.unwrap();
             assert_eq!(stored(&url).last(), Some(&x));
         }
+    }
+
+    #[tokio::test]
+    async fn once_writes_stop_the_wal_is_emptied_and_what_was_written_stays() {
+        // Arrange: a writer that empties the WAL after 50 ms without writes,
+        // and a reader that keeps its connection open, as the pool does.
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&dir.path().join("w.sqlite3").to_string_lossy());
+        let wal = dir.path().join("w.sqlite3-wal");
+        let writer = Writer::start_with_quiet(&url, Duration::from_millis(50)).unwrap();
+        let _reader = ConnectionManager::new(url.clone()).connect().unwrap();
+        writer.write(|conn| conn.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)").map_err(|e| AppError::Internal(e.into()))).await.unwrap();
+
+        // Act: a burst of writes, each a commit of its own.
+        for x in 1..=50 {
+            writer.write(move |conn| Ok(insert(conn, x)?)).await.unwrap();
+        }
+        let during = std::fs::metadata(&wal).unwrap().len();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        // Assert
+        assert!(during > 0, "the burst went to the WAL");
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "the quiet writer emptied it");
+        assert_eq!(stored(&url), (1..=50).collect::<Vec<_>>());
+        writer.write(move |conn| Ok(insert(conn, 51)?)).await.unwrap();
+        assert_eq!(stored(&url).last(), Some(&51), "and writes on after it");
     }
 
     #[tokio::test]
