@@ -13,7 +13,6 @@
 //! return 19 MiB apiece, and the urgent thread adds no memory.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
@@ -39,8 +38,6 @@ type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 pub struct PasswordHasher {
     dummy_hash: Arc<str>,
     checks: Arc<Checks>,
-    /// Checks dropped unrun because their request had gone.
-    abandoned: Arc<AtomicU64>,
 }
 
 fn owasp_params() -> Params {
@@ -233,7 +230,7 @@ impl PasswordHasher {
         }
         let urgent = Arc::clone(&waiting);
         std::thread::Builder::new().name("password-urgent".to_owned()).spawn(move || serve(&urgent, Lane::Urgent))?;
-        Ok(Self { dummy_hash, checks: Arc::new(Checks { waiting }), abandoned: Arc::default() })
+        Ok(Self { dummy_hash, checks: Arc::new(Checks { waiting }) })
     }
 
     fn queue(&self, job: Job) {
@@ -242,25 +239,12 @@ impl PasswordHasher {
         changed.notify_all();
     }
 
-    fn verify_job(&self, stored: Option<String>, candidate: SecretString, reply: Reply) -> Job {
+    fn verify_job(&self, stored: Option<String>, candidate: SecretString, reply: impl FnOnce(bool) + Send + 'static) -> Job {
         let dummy = Arc::clone(&self.dummy_hash);
-        let abandoned = Arc::clone(&self.abandoned);
         Box::new(move |memory| {
-            // A sign-in whose client has gone (its request dropped) costs
-            // nothing more: after a storm of abandoned attempts the threads
-            // do not go on hashing for nobody.
-            if !reply.is_wanted() {
-                abandoned.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
             let matches = check(memory, stored.as_deref().unwrap_or(&dummy), &candidate);
-            reply.send(matches && stored.is_some());
+            reply(matches && stored.is_some());
         })
-    }
-
-    /// How many checks were dropped unrun because their request had gone.
-    pub fn abandoned_checks(&self) -> u64 {
-        self.abandoned.load(Ordering::Relaxed)
     }
 
     /// Verifies `candidate` against `stored`, or against the dummy hash when
@@ -268,7 +252,9 @@ impl PasswordHasher {
     /// for a password thread without blocking the async worker.
     pub async fn verify(&self, stored: Option<String>, candidate: SecretString) -> bool {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.queue(self.verify_job(stored, candidate, Reply::Waiting(tx)));
+        self.queue(self.verify_job(stored, candidate, move |ok| {
+            let _ = tx.send(ok);
+        }));
         // A check that never ran fails closed.
         rx.await.unwrap_or(false)
     }
@@ -277,32 +263,10 @@ impl PasswordHasher {
     /// workers (inside `web::block`).
     pub fn verify_blocking(&self, stored: Option<&str>, candidate: &SecretString) -> bool {
         let (tx, rx) = mpsc::channel();
-        self.queue(self.verify_job(stored.map(str::to_owned), candidate.clone(), Reply::Blocked(tx)));
+        self.queue(self.verify_job(stored.map(str::to_owned), candidate.clone(), move |ok| {
+            let _ = tx.send(ok);
+        }));
         rx.recv().unwrap_or(false)
-    }
-}
-
-/// Where a check's answer goes.
-enum Reply {
-    /// To an async request, which may be dropped while the check waits.
-    Waiting(tokio::sync::oneshot::Sender<bool>),
-    /// To a thread blocked until the answer comes.
-    Blocked(mpsc::Sender<bool>),
-}
-
-impl Reply {
-    fn is_wanted(&self) -> bool {
-        match self {
-            Reply::Waiting(tx) => !tx.is_closed(),
-            Reply::Blocked(_) => true,
-        }
-    }
-
-    fn send(self, matches: bool) {
-        let _ = match self {
-            Reply::Waiting(tx) => tx.send(matches).is_ok(),
-            Reply::Blocked(tx) => tx.send(matches).is_ok(),
-        };
     }
 }
 
@@ -426,43 +390,13 @@ mod tests {
         let hash = hash_password(&SecretString::from("correct horse battery")).unwrap();
         let (tx, rx) = mpsc::channel();
         for _ in 0..3 {
-            hasher.queue(hasher.verify_job(Some(hash.clone()), SecretString::from("correct horse battery"), Reply::Blocked(tx.clone())));
+            let tx = tx.clone();
+            hasher.queue(hasher.verify_job(Some(hash.clone()), SecretString::from("correct horse battery"), move |ok| {
+                let _ = tx.send(ok);
+            }));
         }
         drop((hasher, tx));
         assert_eq!(rx.iter().collect::<Vec<_>>(), vec![true, true, true]);
-    }
-
-    #[tokio::test]
-    async fn a_check_whose_request_was_dropped_is_never_computed() {
-        // Arrange: the one low-priority memory is held by a blocker, so the
-        // checks wait in the queue.
-        let hasher = PasswordHasher::new().unwrap();
-        let hash = hash_password(&SecretString::from("correct horse battery")).unwrap();
-        let (started, finish) = (Arc::new(std::sync::Barrier::new(2)), Arc::new(std::sync::Barrier::new(2)));
-        let (blocker_started, blocker_finish) = (started.clone(), finish.clone());
-        hasher.queue(Box::new(move |_| {
-            blocker_started.wait();
-            blocker_finish.wait();
-        }));
-        started.wait();
-        let abandoned = {
-            let (hasher, hash) = (hasher.clone(), hash.clone());
-            tokio::spawn(async move { hasher.verify(Some(hash), SecretString::from("correct horse battery")).await })
-        };
-        let kept = {
-            let hasher = hasher.clone();
-            tokio::spawn(async move { hasher.verify(Some(hash), SecretString::from("correct horse battery")).await })
-        };
-        tokio::task::yield_now().await;
-
-        // Act: one request goes away before a thread is free.
-        abandoned.abort();
-        assert!(abandoned.await.is_err(), "the request was dropped");
-        finish.wait();
-
-        // Assert
-        assert!(kept.await.unwrap(), "the other check is answered");
-        assert_eq!(hasher.abandoned_checks(), 1, "the dropped one was skipped unhashed");
     }
 
     #[test]
