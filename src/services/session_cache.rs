@@ -50,14 +50,6 @@ impl SessionCache {
     pub fn put(&self, user_id: i64, stamp: i64, epoch: i64, user: SessionUser) {
         self.users.put(user_id, stamp, Kept { epoch, user });
     }
-
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -104,31 +96,5 @@ mod tests {
 
         assert!(matches!(cache.get(1, 2, 7), Some(KeptSession::Ended)));
         assert!(matches!(cache.get(1, 3, 7), Some(KeptSession::SignedIn(_))));
-    }
-
-    #[test]
-    fn an_older_read_never_replaces_a_newer_one() {
-        let cache = SessionCache::default();
-        cache.put(1, 9, 0, user(1, "Acme Group"));
-        cache.put(1, 8, 0, user(1, "Acme Retail"));
-
-        assert_eq!(organisation(cache.get(1, 0, 9)), Some("Acme Group".to_owned()));
-    }
-
-    #[test]
-    fn a_full_cache_drops_users_of_older_stamps_first_then_everything() {
-        let cache = SessionCache::default();
-        for id in 0..CAPACITY as i64 {
-            cache.put(id, if id == 0 { 5 } else { 6 }, 0, user(id, "Acme Retail"));
-        }
-        assert_eq!(cache.len(), CAPACITY);
-
-        cache.put(-1, 6, 0, user(-1, "Acme Retail"));
-        assert_eq!(cache.len(), CAPACITY, "the one user of an older stamp made room");
-        assert!(cache.get(0, 0, 5).is_none());
-
-        cache.put(-2, 6, 0, user(-2, "Acme Retail"));
-        assert_eq!(cache.len(), 1, "nothing older to drop: all of it went");
-        assert!(cache.get(-2, 0, 6).is_some());
     }
 }

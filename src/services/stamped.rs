@@ -56,3 +56,46 @@ impl<K: Eq + Hash, V: Clone, const CAPACITY: usize> Stamped<K, V, CAPACITY> {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Small = Stamped<i64, &'static str, 4>;
+
+    #[test]
+    fn a_value_is_served_only_under_the_stamp_it_was_read_under() {
+        let kept = Small::default();
+        kept.put(1, 7, "Acme Retail");
+
+        assert_eq!(kept.get(&1, 7), Some("Acme Retail"));
+        assert_eq!(kept.get(&1, 8), None, "a moved stamp means reading again");
+        assert_eq!(kept.get(&2, 7), None, "another key is not kept");
+    }
+
+    #[test]
+    fn an_older_read_never_replaces_a_newer_one() {
+        let kept = Small::default();
+        kept.put(1, 9, "Acme Group");
+        kept.put(1, 8, "Acme Retail");
+
+        assert_eq!(kept.get(&1, 9), Some("Acme Group"));
+    }
+
+    #[test]
+    fn a_full_map_drops_values_of_older_stamps_first_then_everything() {
+        let kept = Small::default();
+        for key in 0..4 {
+            kept.put(key, if key == 0 { 5 } else { 6 }, "kept");
+        }
+        assert_eq!(kept.len(), 4);
+
+        kept.put(-1, 6, "new");
+        assert_eq!(kept.len(), 4, "the one value of an older stamp made room");
+        assert!(kept.get(&0, 5).is_none());
+
+        kept.put(-2, 6, "newer");
+        assert_eq!(kept.len(), 1, "nothing older to drop: all of it went");
+        assert_eq!(kept.get(&-2, 6), Some("newer"));
+    }
+}
