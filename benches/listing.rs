@@ -28,7 +28,7 @@ use wabapool::services::auth::session_user;
 use wabapool::services::listing_cache::{CachedListing, ListingCache};
 use wabapool::services::pools::{ListQuery, PAGE_SIZE, list_pools, list_pools_cached};
 use wabapool::services::session_cache::SessionCache;
-use wabapool::store::users;
+use wabapool::store::{stamps, users};
 use wabapool::web::layout::{Chrome, Nav};
 use wabapool::web::pools::PoolsIndex;
 
@@ -77,7 +77,10 @@ fn listing(c: &mut Criterion) {
     group.bench_function("aggregator view, q=Pool 03", |b| b.iter(|| list_pools(&mut conn, &actor, &search).unwrap()));
     let cache = ListingCache::default();
     group.bench_function("aggregator view, page 1 of 50, cached and unchanged", |b| {
-        b.iter(|| list_pools_cached(&mut conn, &cache, &actor, &page_one).unwrap())
+        b.iter(|| {
+            let stamp = stamps::listing(&mut conn).unwrap();
+            list_pools_cached(&mut conn, &cache, &actor, &page_one, stamp).unwrap()
+        })
     });
     group.finish();
 

@@ -136,16 +136,16 @@ pub struct PoolListing {
 }
 
 /// The listing, from `cache` while nothing it shows has changed since it
-/// was read (see [`super::listing_cache`]).
+/// was read (see [`super::listing_cache`]). `stamp` is the listing stamp,
+/// read before this call, so a listing is never older than the stamp it is
+/// kept under.
 pub fn list_pools_cached(
     conn: &mut DbConnection,
     cache: &ListingCache,
     actor: &Actor,
     query: &ListQuery,
+    stamp: i64,
 ) -> Result<Arc<CachedListing>, ServiceError> {
-    // The stamp is read before the listing, so a listing is never older
-    // than the stamp it is kept under.
-    let stamp = stamps::listing(conn)?;
     if let Some(listing) = cached_listing(cache, actor, query, stamp)? {
         return Ok(listing);
     }

@@ -130,8 +130,9 @@ pub async fn index(state: web::Data<AppState>, signed_in: SignedInSession, query
         None => {
             state
                 .run(move |conn| {
-                    let Some(user) = claims.load(conn)? else { return Ok(None) };
-                    match service::list_pools_cached(conn, &cache, &user.actor, &query) {
+                    let stamps = service::listing_and_session_stamps(conn)?;
+                    let Some(user) = claims.load_at(conn, stamps.session)? else { return Ok(None) };
+                    match service::list_pools_cached(conn, &cache, &user.actor, &query, stamps.listing) {
                         Ok(listing) => Ok(Some((user, listing))),
                         // A query string is the address, not a form: a value that makes no sense is a bad request.
                         Err(ServiceError::Invalid(errors)) => {
