@@ -167,23 +167,17 @@ impl Waiting {
                 Lane::Patient => waited < URGENT_AFTER,
                 Lane::Urgent => waited >= URGENT_AFTER,
             };
-        match (mine, self.memories.pop()) {
-            (true, Some(memory)) => match self.queue.pop_front() {
-                Some(queued) => Next::Run(queued, memory),
-                None => {
-                    self.memories.push(memory);
-                    Next::Wait(None)
-                }
-            },
+        if !mine {
             // The urgent thread wakes when the head turns urgent.
-            (false, memory) if lane == Lane::Urgent => {
-                self.memories.extend(memory);
-                Next::Wait(Some(URGENT_AFTER - waited))
-            }
-            (_, memory) => {
-                self.memories.extend(memory);
-                Next::Wait(None)
-            }
+            return Next::Wait((lane == Lane::Urgent).then(|| URGENT_AFTER - waited));
+        }
+        if self.memories.is_empty() {
+            return Next::Wait(None);
+        }
+        match (self.queue.pop_front(), self.memories.pop()) {
+            (Some(queued), Some(memory)) => Next::Run(queued, memory),
+            // Both were checked just above, under the same lock.
+            _ => Next::Wait(None),
         }
     }
 }
