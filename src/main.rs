@@ -4,7 +4,7 @@ use clap::Parser as _;
 
 /// Two glibc malloc settings, for a server that stays small:
 ///
-/// - Large blocks (an argon2 check's 19 MiB) stay on mmap. glibc would raise
+/// - Large blocks (an argon2 check's 7 MiB) stay on mmap. glibc would raise
 ///   its mmap threshold past that size after the first free and then carve
 ///   such blocks out of its arenas, where fragmentation keeps them resident:
 ///   a storm of sign-ins grew the server to hundreds of megabytes.

@@ -1,6 +1,6 @@
-//! argon2id password hashing at OWASP's parameters (m=19 MiB, t=2, p=1).
-//! Each check takes tens of milliseconds of CPU and 19 MiB on purpose, so
-//! checks queue for a few dedicated password threads at a lowered
+//! argon2id password hashing at OWASP's parameters (m=7 MiB, t=5, p=1).
+//! Each check takes milliseconds of CPU and 7 MiB on purpose, so checks
+//! queue for a few dedicated password threads at a lowered
 //! scheduling priority: a storm of sign-ins waits there instead of taking
 //! every core and hundreds of megabytes, and the rest of the portal keeps
 //! its latency. A check that has waited [`URGENT_AFTER`] is taken instead
@@ -10,7 +10,12 @@
 //! There are as many argon2 memories as low-priority threads, each
 //! allocated by its first check and reused for every check after it, and a
 //! check runs only with one in hand: sign-ins never map, fault in and
-//! return 19 MiB apiece, and the urgent thread adds no memory.
+//! return 7 MiB apiece, and the urgent thread adds no memory.
+//!
+//! A hash stored at another cost (OWASP's 19 MiB, t=2 set, which wabapool
+//! used before) still verifies, in a memory of its own; a sign-in that
+//! matches one also gets the password hashed again at the current cost,
+//! for the caller to store in its place.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
@@ -41,8 +46,27 @@ pub struct PasswordHasher {
 }
 
 fn owasp_params() -> Params {
-    // 19 MiB, two passes, one lane: OWASP's first argon2id recommendation.
-    Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid")
+    // 7 MiB, five passes, one lane: of the argon2id sets OWASP lists as
+    // equally strong, the one whose memory stays in cache beside the portal
+    // and whose checks are the quickest.
+    Params::new(7 * 1024, 5, 1, None).expect("constant argon2 parameters are valid")
+}
+
+/// What a sign-in's password check found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verified {
+    /// The typed password matches the stored hash.
+    pub matches: bool,
+    /// When it matches a hash made at another cost: the same password
+    /// hashed at the current one, to store instead.
+    pub renewed_hash: Option<String>,
+}
+
+/// What comparing a typed password with a stored hash found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    Mismatch,
+    Matches { at_current_cost: bool },
 }
 
 fn argon2() -> Argon2<'static> {
@@ -65,17 +89,23 @@ impl Memory {
 }
 
 /// Whether `candidate` hashes to the PHC string `stored`, computed in
-/// `memory`; a malformed string never matches.
-fn check(memory: &mut Memory, stored: &str, candidate: &SecretString) -> bool {
-    let Ok(hash) = PasswordHash::new(stored) else { return false };
-    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return false };
+/// `memory`, and whether that string is of the current cost; a malformed
+/// string never matches.
+fn check(memory: &mut Memory, stored: &str, candidate: &SecretString) -> Checked {
+    let Ok(hash) = PasswordHash::new(stored) else { return Checked::Mismatch };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return Checked::Mismatch };
     let (Ok(algorithm), Ok(version), Ok(params)) =
         (Algorithm::try_from(hash.algorithm.as_str()), hash.version.map_or(Ok(Version::default()), Version::try_from), Params::try_from(&hash))
     else {
-        return false;
+        return Checked::Mismatch;
     };
-    // Hashes are made here at OWASP's cost; a larger one from elsewhere
-    // would grow this memory for good, so it gets its own.
+    let current = owasp_params();
+    let at_current_cost = algorithm == Algorithm::Argon2id
+        && version == Version::V0x13
+        && (params.m_cost(), params.t_cost(), params.p_cost()) == (current.m_cost(), current.t_cost(), current.p_cost())
+        && expected.len() == Params::DEFAULT_OUTPUT_LEN;
+    // Hashes are made here at the current cost; a larger one (from before,
+    // or from elsewhere) would grow this memory for good, so it gets its own.
     let blocks = params.block_count();
     let argon2 = Argon2::new(algorithm, version, params);
     let mut computed = vec![0u8; expected.len()];
@@ -85,7 +115,7 @@ fn check(memory: &mut Memory, stored: &str, candidate: &SecretString) -> bool {
     } else {
         argon2.hash_password_into(password, salt.as_ref(), &mut computed)
     };
-    hashed.is_ok() && bool::from(expected.as_ref().ct_eq(&computed))
+    if hashed.is_ok() && bool::from(expected.as_ref().ct_eq(&computed)) { Checked::Matches { at_current_cost } } else { Checked::Mismatch }
 }
 
 /// One low-priority password thread per two cores, at least one.
@@ -233,32 +263,44 @@ impl PasswordHasher {
         changed.notify_all();
     }
 
-    fn verify_job(&self, stored: Option<String>, candidate: SecretString, reply: impl FnOnce(bool) + Send + 'static) -> Job {
+    /// A check of `candidate` against `stored`, or against the dummy hash
+    /// when there is no such user; with `renew`, a match at another cost
+    /// comes back with a fresh hash.
+    fn verify_job(&self, stored: Option<String>, candidate: SecretString, renew: bool, reply: impl FnOnce(Verified) + Send + 'static) -> Job {
         let dummy = Arc::clone(&self.dummy_hash);
         Box::new(move |memory| {
-            let matches = check(memory, stored.as_deref().unwrap_or(&dummy), &candidate);
-            reply(matches && stored.is_some());
+            let verified = match (check(memory, stored.as_deref().unwrap_or(&dummy), &candidate), stored.is_some()) {
+                (Checked::Matches { at_current_cost }, true) => {
+                    // A renewal that fails leaves the old hash in place, still good.
+                    let renewed_hash = (renew && !at_current_cost).then(|| hash_password(&candidate).ok()).flatten();
+                    Verified { matches: true, renewed_hash }
+                }
+                _ => Verified::default(),
+            };
+            reply(verified);
         })
     }
 
-    /// Verifies `candidate` against `stored`, or against the dummy hash when
-    /// there is no such user; false in that case whatever was typed. Waits
-    /// for a password thread without blocking the async worker.
-    pub async fn verify(&self, stored: Option<String>, candidate: SecretString) -> bool {
+    /// Verifies a sign-in's `candidate` against `stored`, or against the
+    /// dummy hash when there is no such user; no match in that case whatever
+    /// was typed. A match against a hash of another cost brings the hash to
+    /// store instead. Waits for a password thread without blocking the async
+    /// worker.
+    pub async fn verify(&self, stored: Option<String>, candidate: SecretString) -> Verified {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.queue(self.verify_job(stored, candidate, move |ok| {
-            let _ = tx.send(ok);
+        self.queue(self.verify_job(stored, candidate, true, move |verified| {
+            let _ = tx.send(verified);
         }));
         // A check that never ran fails closed.
-        rx.await.unwrap_or(false)
+        rx.await.unwrap_or_default()
     }
 
-    /// [`verify`](Self::verify) for synchronous code already off the async
-    /// workers (inside `web::block`).
+    /// Whether `candidate` matches `stored`, for synchronous code already
+    /// off the async workers (inside `web::block`); renews nothing.
     pub fn verify_blocking(&self, stored: Option<&str>, candidate: &SecretString) -> bool {
         let (tx, rx) = mpsc::channel();
-        self.queue(self.verify_job(stored.map(str::to_owned), candidate.clone(), move |ok| {
-            let _ = tx.send(ok);
+        self.queue(self.verify_job(stored.map(str::to_owned), candidate.clone(), false, move |verified| {
+            let _ = tx.send(verified.matches);
         }));
         rx.recv().unwrap_or(false)
     }
@@ -279,7 +321,7 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_at_owasp_parameters() {
         let hash = hash_password(&SecretString::from("correct horse battery")).unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{hash}");
     }
 
     #[test]
@@ -294,8 +336,8 @@ mod tests {
     async fn the_async_check_agrees_with_the_blocking_one() {
         let hasher = PasswordHasher::new().unwrap();
         let hash = hash_password(&SecretString::from("correct horse battery")).unwrap();
-        assert!(hasher.verify(Some(hash.clone()), SecretString::from("correct horse battery")).await);
-        assert!(!hasher.verify(Some(hash), SecretString::from("wrong horse battery")).await);
+        assert!(hasher.verify(Some(hash.clone()), SecretString::from("correct horse battery")).await.matches);
+        assert!(!hasher.verify(Some(hash), SecretString::from("wrong horse battery")).await.matches);
     }
 
     #[test]
@@ -312,6 +354,49 @@ mod tests {
             assert!(hasher.verify_blocking(Some(&hash), &SecretString::from("correct horse battery")), "{hash}");
             assert!(!hasher.verify_blocking(Some(&hash), &SecretString::from("wrong horse battery")), "{hash}");
         }
+    }
+
+    /// A hash at OWASP's 19 MiB, t=2 set, which wabapool stored before.
+    fn hash_at_the_former_cost(password: &str) -> String {
+        let former = Params::new(19 * 1024, 2, 1, None).unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, former).hash_password(password.as_bytes()).unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_matching_a_hash_of_the_former_cost_brings_a_hash_at_the_current_one() {
+        let hasher = PasswordHasher::new().unwrap();
+        let stored = hash_at_the_former_cost("correct horse battery");
+
+        let verified = hasher.verify(Some(stored.clone()), SecretString::from("correct horse battery")).await;
+
+        assert!(verified.matches);
+        let renewed = verified.renewed_hash.expect("a match at the former cost is renewed");
+        assert!(renewed.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{renewed}");
+        assert_ne!(renewed, stored);
+        let again = hasher.verify(Some(renewed), SecretString::from("correct horse battery")).await;
+        assert_eq!(again, Verified { matches: true, renewed_hash: None }, "the renewed hash is of the current cost");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_renewed_without_a_match_or_for_an_unknown_user() {
+        let hasher = PasswordHasher::new().unwrap();
+        let stored = hash_at_the_former_cost("correct horse battery");
+
+        let wrong = hasher.verify(Some(stored), SecretString::from("wrong horse battery")).await;
+        let unknown = hasher.verify(None, SecretString::from("wabapool dummy password for unknown users")).await;
+
+        assert_eq!(wrong, Verified::default());
+        assert_eq!(unknown, Verified::default());
+    }
+
+    #[test]
+    fn a_hash_of_the_same_cost_but_another_variant_is_renewed() {
+        let mut memory = Memory::default();
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, owasp_params()).hash_password(b"correct horse battery").unwrap().to_string();
+        let current = hash_password(&SecretString::from("correct horse battery")).unwrap();
+
+        assert_eq!(check(&mut memory, &argon2i, &SecretString::from("correct horse battery")), Checked::Matches { at_current_cost: false });
+        assert_eq!(check(&mut memory, &current, &SecretString::from("correct horse battery")), Checked::Matches { at_current_cost: true });
     }
 
     #[test]
@@ -385,8 +470,8 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         for _ in 0..3 {
             let tx = tx.clone();
-            hasher.queue(hasher.verify_job(Some(hash.clone()), SecretString::from("correct horse battery"), move |ok| {
-                let _ = tx.send(ok);
+            hasher.queue(hasher.verify_job(Some(hash.clone()), SecretString::from("correct horse battery"), false, move |verified| {
+                let _ = tx.send(verified.matches);
             }));
         }
         drop((hasher, tx));

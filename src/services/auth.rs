@@ -1,10 +1,13 @@
 //! Signing in: a password check that costs the same for unknown emails,
-//! and an audit entry for every attempt (R10).
+//! and an audit entry for every attempt (R10). A password stored at a
+//! former argon2 cost is hashed again at sign-in and stored at the current
+//! one.
 
 use super::session_cache::{KeptSession, SessionCache};
 use super::{Actor, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{Role, Scope, UserId, throttle};
+use crate::security::password::Verified;
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::login_failures;
 use crate::store::orgs;
@@ -60,10 +63,11 @@ pub fn begin_login(conn: &mut DbConnection, email: &str, client_ip: Option<Strin
 }
 
 /// Second half: records the outcome of the password check (failures for
-/// the throttle, an audit entry either way) and says who signed in.
-pub fn finish_login(conn: &mut DbConnection, attempt: LoginAttempt, verified: bool) -> Result<Option<SignedIn>, ServiceError> {
+/// the throttle, an audit entry either way), stores a renewed hash, and
+/// says who signed in.
+pub fn finish_login(conn: &mut DbConnection, attempt: LoginAttempt, verified: Verified) -> Result<Option<SignedIn>, ServiceError> {
     let LoginAttempt { email, since, client_ip, allowed, user } = attempt;
-    let ok = allowed && verified && user.as_ref().is_some_and(|u| !u.disabled);
+    let ok = allowed && verified.matches && user.as_ref().is_some_and(|u| !u.disabled);
     let entry = NewAuditEntry {
         actor_user_id: user.as_ref().map(|u| u.id),
         actor_email: Some(email.clone()),
@@ -78,6 +82,10 @@ pub fn finish_login(conn: &mut DbConnection, attempt: LoginAttempt, verified: bo
     write_transaction(conn, |conn| {
         if ok {
             login_failures::clear_email(conn, &email)?;
+            if let (Some(user), Some(renewed)) = (&user, &verified.renewed_hash) {
+                // A password change in the meantime wins: its hash stays.
+                users::renew_password_hash(conn, user.id, &user.password_hash, renewed)?;
+            }
         } else if allowed {
             login_failures::record(conn, &email, client_ip.as_deref())?;
             login_failures::prune(conn, since)?;

@@ -85,3 +85,13 @@ pub fn set_password_hash(conn: &mut DbConnection, id: i64, hash: &str) -> QueryR
         .returning(users::session_epoch)
         .get_result(conn)
 }
+
+/// Replaces a user's hash with one of the same password at the current
+/// cost. Sessions go on: the password did not change. Nothing happens if
+/// the hash changed since `old` was read; says whether it was replaced.
+pub fn renew_password_hash(conn: &mut DbConnection, id: i64, old: &str, renewed: &str) -> QueryResult<bool> {
+    diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
+        .set(users::password_hash.eq(renewed))
+        .execute(conn)
+        .map(|rows| rows == 1)
+}

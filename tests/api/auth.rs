@@ -1,7 +1,12 @@
 //! Signing in and out: where sign-in leads, what a failure says, the
 //! session cookie's life and the audit of every attempt.
 
-use crate::helpers::{PASSWORD, attrs, session_cookie, spawn_app, status, texts};
+use argon2::password_hash::PasswordHasher as _;
+use argon2::{Algorithm, Argon2, Params, Version};
+use diesel::prelude::*;
+use wabapool::db::schema::users;
+
+use crate::helpers::{PASSWORD, TestApp, attrs, session_cookie, spawn_app, status, texts};
 
 const LISTING: &str = "/channels/whatsapp/pools";
 
@@ -214,4 +219,93 @@ async fn sign_in_without_a_csrf_token_is_refused() {
     assert_eq!(status(&response), 403);
     assert_eq!(status(&app.get(LISTING).await), 303, "still signed out");
     assert!(app.audit_entries("login.success").await.is_empty());
+}
+
+/// A hash of `password` at OWASP's 19 MiB, t=2 set, which wabapool stored before.
+fn hash_at_the_former_cost(password: &str) -> String {
+    let former = Params::new(19 * 1024, 2, 1, None).unwrap();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, former).hash_password(password.as_bytes()).unwrap().to_string()
+}
+
+/// A user's stored hash and session epoch.
+async fn hash_and_epoch(app: &TestApp, email: &'static str) -> (String, i64) {
+    app.with_db(move |c| {
+        users::table.filter(users::email.eq(email)).select((users::password_hash, users::session_epoch)).first::<(String, i64)>(c).unwrap()
+    })
+    .await
+}
+
+async fn store_hash(app: &TestApp, email: &'static str, hash: String) {
+    app.with_db(move |c| diesel::update(users::table.filter(users::email.eq(email))).set(users::password_hash.eq(hash)).execute(c).unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_sign_in_renews_a_hash_of_the_former_cost_and_every_session_goes_on() {
+    // Arrange: a user whose password was stored at the former cost, already
+    // signed in elsewhere.
+    let app = spawn_app().await;
+    let former = hash_at_the_former_cost(PASSWORD);
+    store_hash(&app, "admin@acme.example", former.clone()).await;
+    let elsewhere = app.new_client_logged_in("admin@acme.example").await;
+    let (_, epoch_before) = hash_and_epoch(&app, "admin@acme.example").await;
+
+    // Act
+    let response = app.post_form("/login", &[("email", "admin@acme.example"), ("password", PASSWORD)]).await;
+
+    // Assert
+    assert_eq!(status(&response), 303);
+    let (renewed, epoch_after) = hash_and_epoch(&app, "admin@acme.example").await;
+    assert!(renewed.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{renewed}");
+    assert_eq!(epoch_after, epoch_before, "the password did not change, so no session ends");
+    assert_eq!(status(&elsewhere.get(LISTING).await), 200, "the other session goes on");
+    let again = app.new_browser().post_form("/login", &[("email", "admin@acme.example"), ("password", PASSWORD)]).await;
+    assert_eq!(status(&again), 303, "the same password signs in against the renewed hash");
+    assert_eq!(hash_and_epoch(&app, "admin@acme.example").await.0, renewed, "a hash of the current cost is kept");
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_leaves_a_hash_of_the_former_cost_as_it_was() {
+    let app = spawn_app().await;
+    let former = hash_at_the_former_cost(PASSWORD);
+    store_hash(&app, "admin@acme.example", former.clone()).await;
+
+    let response = app.post_form("/login", &[("email", "admin@acme.example"), ("password", "not-the-password")]).await;
+
+    assert_eq!(status(&response), 401);
+    assert_eq!(hash_and_epoch(&app, "admin@acme.example").await.0, former);
+}
+
+#[tokio::test]
+async fn a_disabled_user_with_the_right_password_keeps_the_former_hash() {
+    let app = spawn_app().await;
+    let former = hash_at_the_former_cost(PASSWORD);
+    store_hash(&app, "admin@acme.example", former.clone()).await;
+    app.with_db(|c| diesel::update(users::table.filter(users::email.eq("admin@acme.example"))).set(users::disabled.eq(true)).execute(c).unwrap())
+        .await;
+
+    let response = app.post_form("/login", &[("email", "admin@acme.example"), ("password", PASSWORD)]).await;
+
+    assert_eq!(status(&response), 401);
+    assert_eq!(hash_and_epoch(&app, "admin@acme.example").await.0, former);
+}
+
+#[tokio::test]
+async fn a_renewal_gives_way_to_a_password_changed_since_the_hash_was_read() {
+    // Arrange: the hash a sign-in read is no longer the stored one.
+    let app = spawn_app().await;
+    let read_at_sign_in = hash_at_the_former_cost(PASSWORD);
+    let changed_since = hash_at_the_former_cost("a newer password");
+    store_hash(&app, "admin@acme.example", changed_since.clone()).await;
+
+    // Act
+    let replaced = app
+        .with_db(move |c| {
+            let user = wabapool::store::users::find_by_email(c, "admin@acme.example").unwrap().unwrap();
+            wabapool::store::users::renew_password_hash(c, user.id, &read_at_sign_in, "$argon2id$renewed").unwrap()
+        })
+        .await;
+
+    // Assert
+    assert!(!replaced);
+    assert_eq!(hash_and_epoch(&app, "admin@acme.example").await.0, changed_since);
 }
