@@ -239,13 +239,19 @@ async fn store_hash(app: &TestApp, email: &'static str, hash: String) {
     app.with_db(move |c| diesel::update(users::table.filter(users::email.eq(email))).set(users::password_hash.eq(hash)).execute(c).unwrap()).await;
 }
 
+/// Stores Acme's admin's password at the former cost; returns that hash.
+async fn admin_at_the_former_cost(app: &TestApp) -> String {
+    let former = hash_at_the_former_cost(PASSWORD);
+    store_hash(app, "admin@acme.example", former.clone()).await;
+    former
+}
+
 #[tokio::test]
 async fn a_sign_in_renews_a_hash_of_the_former_cost_and_every_session_goes_on() {
     // Arrange: a user whose password was stored at the former cost, already
     // signed in elsewhere.
     let app = spawn_app().await;
-    let former = hash_at_the_former_cost(PASSWORD);
-    store_hash(&app, "admin@acme.example", former.clone()).await;
+    admin_at_the_former_cost(&app).await;
     let elsewhere = app.new_client_logged_in("admin@acme.example").await;
     let (_, epoch_before) = hash_and_epoch(&app, "admin@acme.example").await;
 
@@ -266,8 +272,7 @@ async fn a_sign_in_renews_a_hash_of_the_former_cost_and_every_session_goes_on() 
 #[tokio::test]
 async fn a_failed_sign_in_leaves_a_hash_of_the_former_cost_as_it_was() {
     let app = spawn_app().await;
-    let former = hash_at_the_former_cost(PASSWORD);
-    store_hash(&app, "admin@acme.example", former.clone()).await;
+    let former = admin_at_the_former_cost(&app).await;
 
     let response = app.post_form("/login", &[("email", "admin@acme.example"), ("password", "not-the-password")]).await;
 
@@ -278,8 +283,7 @@ async fn a_failed_sign_in_leaves_a_hash_of_the_former_cost_as_it_was() {
 #[tokio::test]
 async fn a_disabled_user_with_the_right_password_keeps_the_former_hash() {
     let app = spawn_app().await;
-    let former = hash_at_the_former_cost(PASSWORD);
-    store_hash(&app, "admin@acme.example", former.clone()).await;
+    let former = admin_at_the_former_cost(&app).await;
     app.with_db(|c| diesel::update(users::table.filter(users::email.eq("admin@acme.example"))).set(users::disabled.eq(true)).execute(c).unwrap())
         .await;
 
