@@ -283,12 +283,12 @@ impl PasswordHasher {
 
     /// Verifies a sign-in's `candidate` against `stored`, or against the
     /// dummy hash when there is no such user; no match in that case whatever
-    /// was typed. A match against a hash of another cost brings the hash to
-    /// store instead. Waits for a password thread without blocking the async
-    /// worker.
-    pub async fn verify(&self, stored: Option<String>, candidate: SecretString) -> Verified {
+    /// was typed. With `renew`, a match against a hash of another cost
+    /// brings the hash to store instead. Waits for a password thread without
+    /// blocking the async worker.
+    pub async fn verify(&self, stored: Option<String>, candidate: SecretString, renew: bool) -> Verified {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.queue(self.verify_job(stored, candidate, true, move |verified| {
+        self.queue(self.verify_job(stored, candidate, renew, move |verified| {
             let _ = tx.send(verified);
         }));
         // A check that never ran fails closed.
@@ -336,8 +336,8 @@ mod tests {
     async fn the_async_check_agrees_with_the_blocking_one() {
         let hasher = PasswordHasher::new().unwrap();
         let hash = hash_password(&SecretString::from("correct horse battery")).unwrap();
-        assert!(hasher.verify(Some(hash.clone()), SecretString::from("correct horse battery")).await.matches);
-        assert!(!hasher.verify(Some(hash), SecretString::from("wrong horse battery")).await.matches);
+        assert!(hasher.verify(Some(hash.clone()), SecretString::from("correct horse battery"), true).await.matches);
+        assert!(!hasher.verify(Some(hash), SecretString::from("wrong horse battery"), true).await.matches);
     }
 
     #[test]
@@ -367,26 +367,28 @@ mod tests {
         let hasher = PasswordHasher::new().unwrap();
         let stored = hash_at_the_former_cost("correct horse battery");
 
-        let verified = hasher.verify(Some(stored.clone()), SecretString::from("correct horse battery")).await;
+        let verified = hasher.verify(Some(stored.clone()), SecretString::from("correct horse battery"), true).await;
 
         assert!(verified.matches);
         let renewed = verified.renewed_hash.expect("a match at the former cost is renewed");
         assert!(renewed.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{renewed}");
         assert_ne!(renewed, stored);
-        let again = hasher.verify(Some(renewed), SecretString::from("correct horse battery")).await;
+        let again = hasher.verify(Some(renewed), SecretString::from("correct horse battery"), true).await;
         assert_eq!(again, Verified { matches: true, renewed_hash: None }, "the renewed hash is of the current cost");
     }
 
     #[tokio::test]
-    async fn nothing_is_renewed_without_a_match_or_for_an_unknown_user() {
+    async fn nothing_is_renewed_without_a_match_for_an_unknown_user_or_when_not_asked() {
         let hasher = PasswordHasher::new().unwrap();
         let stored = hash_at_the_former_cost("correct horse battery");
 
-        let wrong = hasher.verify(Some(stored), SecretString::from("wrong horse battery")).await;
-        let unknown = hasher.verify(None, SecretString::from("wabapool dummy password for unknown users")).await;
+        let wrong = hasher.verify(Some(stored.clone()), SecretString::from("wrong horse battery"), true).await;
+        let unknown = hasher.verify(None, SecretString::from("wabapool dummy password for unknown users"), true).await;
+        let not_asked = hasher.verify(Some(stored), SecretString::from("correct horse battery"), false).await;
 
         assert_eq!(wrong, Verified::default());
         assert_eq!(unknown, Verified::default());
+        assert_eq!(not_asked, Verified { matches: true, renewed_hash: None });
     }
 
     #[test]

@@ -41,6 +41,14 @@ impl LoginAttempt {
     pub fn stored_hash(&self) -> Option<String> {
         self.user.as_ref().map(|u| u.password_hash.clone())
     }
+
+    /// Whether the right password signs in: the throttle allows the attempt
+    /// and the account is enabled. Only then is a hash of a former cost
+    /// renewed, so that the time a refused attempt takes never tells
+    /// whether its password was right.
+    pub fn signs_in_on_match(&self) -> bool {
+        self.allowed && self.user.as_ref().is_some_and(|u| !u.disabled)
+    }
 }
 
 /// First half of signing in: reads the brute-force throttle (counted per
@@ -66,8 +74,8 @@ pub fn begin_login(conn: &mut DbConnection, email: &str, client_ip: Option<Strin
 /// the throttle, an audit entry either way), stores a renewed hash, and
 /// says who signed in.
 pub fn finish_login(conn: &mut DbConnection, attempt: LoginAttempt, verified: Verified) -> Result<Option<SignedIn>, ServiceError> {
+    let ok = attempt.signs_in_on_match() && verified.matches;
     let LoginAttempt { email, since, client_ip, allowed, user } = attempt;
-    let ok = allowed && verified.matches && user.as_ref().is_some_and(|u| !u.disabled);
     let entry = NewAuditEntry {
         actor_user_id: user.as_ref().map(|u| u.id),
         actor_email: Some(email.clone()),
@@ -176,4 +184,36 @@ pub fn end_every_session(conn: &mut DbConnection, actor: &Actor) -> Result<(), S
         )?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(allowed: bool, user: Option<bool>) -> LoginAttempt {
+        LoginAttempt {
+            email: "admin@acme.example".to_owned(),
+            since: chrono::NaiveDateTime::default(),
+            client_ip: None,
+            allowed,
+            user: user.map(|disabled| UserRow {
+                id: 1,
+                email: "admin@acme.example".to_owned(),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+                role: "admin".to_owned(),
+                enterprise_id: Some(1),
+                aggregator_id: None,
+                disabled,
+                session_epoch: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn only_an_allowed_attempt_on_an_enabled_account_signs_in_on_a_match_and_so_renews() {
+        assert!(attempt(true, Some(false)).signs_in_on_match());
+        assert!(!attempt(false, Some(false)).signs_in_on_match(), "throttled");
+        assert!(!attempt(true, Some(true)).signs_in_on_match(), "disabled");
+        assert!(!attempt(true, None).signs_in_on_match(), "unknown email");
+    }
 }

@@ -70,7 +70,7 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, session:
     // Two database visits around the password check, so that no pooled
     // connection waits on argon2.
     let attempt = state.run(move |conn| Ok(begin_login(conn, &typed, client_ip)?)).await?;
-    let verified = state.hasher.verify(attempt.stored_hash(), password).await;
+    let verified = state.hasher.verify(attempt.stored_hash(), password, attempt.signs_in_on_match()).await;
     let signed_in = state.run(move |conn| Ok(finish_login(conn, attempt, verified)?)).await?;
     match signed_in {
         Some(user) => {

@@ -294,6 +294,20 @@ async fn a_disabled_user_with_the_right_password_keeps_the_former_hash() {
 }
 
 #[tokio::test]
+async fn a_throttled_sign_in_with_the_right_password_keeps_the_former_hash() {
+    let app = spawn_app().await;
+    let former = admin_at_the_former_cost(&app).await;
+    for _ in 0..5 {
+        app.post_form("/login", &[("email", "admin@acme.example"), ("password", "not-the-password")]).await;
+    }
+
+    let response = app.post_form("/login", &[("email", "admin@acme.example"), ("password", PASSWORD)]).await;
+
+    assert_eq!(status(&response), 401, "the throttle holds the right password back");
+    assert_eq!(hash_and_epoch(&app, "admin@acme.example").await.0, former);
+}
+
+#[tokio::test]
 async fn a_renewal_gives_way_to_a_password_changed_since_the_hash_was_read() {
     // Arrange: the hash a sign-in read is no longer the stored one.
     let app = spawn_app().await;
