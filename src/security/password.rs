@@ -27,12 +27,9 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq as _;
 
-/// The nice value of the password threads: the lowest, so that pages and
-/// the API preempt hashing, yet never starved on an idle machine. Beside
-/// the static file at half its peak, checks still get the spare time of a
-/// core (55 to 75 sign-ins a second, 65 to 77 at nice 10) and lift the
-/// file's p99 less than at nice 10 (docs/PERFORMANCE.md).
-const PASSWORD_THREAD_NICE: i32 = 19;
+/// The nice value of the password threads: below request handling, so that
+/// pages and the API preempt hashing, yet never starved on an idle machine.
+const PASSWORD_THREAD_NICE: i32 = 10;
 
 /// How long a check waits for a low-priority thread before the urgent
 /// thread, at the normal priority, takes it.
