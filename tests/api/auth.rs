@@ -3,8 +3,7 @@
 
 use argon2::password_hash::PasswordHasher as _;
 use argon2::{Algorithm, Argon2, Params, Version};
-use diesel::prelude::*;
-use wabapool::db::schema::users;
+use wabapool::store::users;
 
 use crate::helpers::{PASSWORD, TestApp, attrs, session_cookie, spawn_app, status, texts};
 
@@ -229,14 +228,16 @@ fn hash_at_the_former_cost(password: &str) -> String {
 
 /// A user's stored hash and session epoch.
 async fn hash_and_epoch(app: &TestApp, email: &'static str) -> (String, i64) {
-    app.with_db(move |c| {
-        users::table.filter(users::email.eq(email)).select((users::password_hash, users::session_epoch)).first::<(String, i64)>(c).unwrap()
-    })
-    .await
+    let user = app.with_db(move |c| users::find_by_email(c, email).unwrap().expect("the user exists")).await;
+    (user.password_hash, user.session_epoch)
 }
 
 async fn store_hash(app: &TestApp, email: &'static str, hash: String) {
-    app.with_db(move |c| diesel::update(users::table.filter(users::email.eq(email))).set(users::password_hash.eq(hash)).execute(c).unwrap()).await;
+    app.with_db(move |c| {
+        let user = users::find_by_email(c, email).unwrap().expect("the user exists");
+        users::set_password_hash(c, user.id, &hash).unwrap();
+    })
+    .await;
 }
 
 /// Stores Acme's admin's password at the former cost; returns that hash.
@@ -284,8 +285,11 @@ async fn a_failed_sign_in_leaves_a_hash_of_the_former_cost_as_it_was() {
 async fn a_disabled_user_with_the_right_password_keeps_the_former_hash() {
     let app = spawn_app().await;
     let former = admin_at_the_former_cost(&app).await;
-    app.with_db(|c| diesel::update(users::table.filter(users::email.eq("admin@acme.example"))).set(users::disabled.eq(true)).execute(c).unwrap())
-        .await;
+    app.with_db(|c| {
+        let admin = users::find_by_email(c, "admin@acme.example").unwrap().expect("the admin exists");
+        users::set_disabled(c, admin.id, true).unwrap();
+    })
+    .await;
 
     let response = app.post_form("/login", &[("email", "admin@acme.example"), ("password", PASSWORD)]).await;
 
@@ -318,8 +322,8 @@ async fn a_renewal_gives_way_to_a_password_changed_since_the_hash_was_read() {
     // Act
     let replaced = app
         .with_db(move |c| {
-            let user = wabapool::store::users::find_by_email(c, "admin@acme.example").unwrap().unwrap();
-            wabapool::store::users::renew_password_hash(c, user.id, &read_at_sign_in, "$argon2id$renewed").unwrap()
+            let user = users::find_by_email(c, "admin@acme.example").unwrap().unwrap();
+            users::renew_password_hash(c, user.id, &read_at_sign_in, "$argon2id$renewed").unwrap()
         })
         .await;
 
