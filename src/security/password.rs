@@ -1,16 +1,19 @@
 //! argon2id password hashing at OWASP's parameters (m=7 MiB, t=5, p=1).
 //! Each check takes milliseconds of CPU and 7 MiB on purpose, so checks
-//! queue for a few dedicated password threads at a lowered
-//! scheduling priority: a storm of sign-ins waits there instead of taking
-//! every core and hundreds of megabytes, and the rest of the portal keeps
-//! its latency. A check that has waited [`URGENT_AFTER`] is taken instead
-//! by one more thread at the normal priority, so that sign-ins still finish
-//! in about a second while the cores are saturated.
+//! queue for a few dedicated password threads at the lowest scheduling
+//! priority: a storm of sign-ins waits there instead of taking every core
+//! and hundreds of megabytes, and the rest of the portal keeps its latency.
 //!
-//! There are as many argon2 memories as low-priority threads, each
-//! allocated by its first check and reused for every check after it, and a
-//! check runs only with one in hand: sign-ins never map, fault in and
-//! return 7 MiB apiece, and the urgent thread adds no memory.
+//! At that priority a busy machine may give a check almost no time, so a
+//! check unanswered after [`URGENT_AFTER`], whether still queued or already
+//! started on a low-priority thread, is taken by one more thread at the
+//! normal priority: sign-ins still finish in about a second while the cores
+//! are saturated. A check taken over that way may run twice; the first run
+//! to finish answers, and a run that has not started by then does nothing.
+//!
+//! Each low-priority thread has an argon2 memory, and the urgent thread one
+//! of its own, allocated by its first check and reused for every check after
+//! it: sign-ins never map, fault in and return 7 MiB apiece.
 //!
 //! A hash stored at another cost (OWASP's 19 MiB, t=2 set, which wabapool
 //! used before) still verifies, in a memory of its own; a sign-in that
@@ -27,15 +30,16 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq as _;
 
-/// The nice value of the password threads: below request handling, so that
-/// pages and the API preempt hashing, yet never starved on an idle machine.
-const PASSWORD_THREAD_NICE: i32 = 10;
+/// The nice value of the password threads, the lowest: pages and the API
+/// come first, and hashing takes the time they leave.
+const PASSWORD_THREAD_NICE: i32 = 19;
 
-/// How long a check waits for a low-priority thread before the urgent
-/// thread, at the normal priority, takes it.
+/// How long a check may go unanswered on the low-priority threads before the
+/// urgent thread, at the normal priority, takes it.
 pub const URGENT_AFTER: Duration = Duration::from_secs(1);
 
-type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+/// A check, run by one thread or, when taken over, by two; it answers once.
+type Job = Arc<dyn Fn(&mut Memory) + Send + Sync>;
 
 /// Hashes and verifies passwords. Holds a dummy hash so that an unknown
 /// email costs the same time as a wrong password.
@@ -143,10 +147,14 @@ struct Queued {
     job: Job,
 }
 
-/// The waiting checks and the argon2 memories not in use.
+/// The waiting checks, the checks running at low priority and the
+/// low-priority threads' argon2 memories not in use.
 #[derive(Default)]
 struct Waiting {
     queue: VecDeque<Queued>,
+    /// Started on a low-priority thread, oldest first, and not yet taken
+    /// over by the urgent thread.
+    running: VecDeque<Queued>,
     memories: Vec<Memory>,
     closed: bool,
 }
@@ -154,15 +162,18 @@ struct Waiting {
 /// Which checks a thread takes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lane {
-    /// Low priority: checks that have waited less than [`URGENT_AFTER`].
+    /// Low priority: queued checks that have waited less than
+    /// [`URGENT_AFTER`], each run in a memory from [`Waiting::memories`].
     Patient,
-    /// Normal priority: checks that have waited longer.
+    /// Normal priority: checks unanswered for longer, queued or running,
+    /// run in the thread's own memory.
     Urgent,
 }
 
-/// What a password thread does next.
+/// What a password thread does next: run a check, in a memory from the
+/// shared ones or (`None`) in its own; wait, for at most so long; or end.
 enum Next {
-    Run(Queued, Memory),
+    Run(Queued, Option<Memory>),
     Wait(Option<Duration>),
     Stop,
 }
@@ -181,41 +192,74 @@ impl Drop for Checks {
     }
 }
 
-fn lock(waiting: &Mutex<Waiting>) -> MutexGuard<'_, Waiting> {
-    waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Waiting {
     /// The next step of a thread of `lane` at `now`.
     fn next(&mut self, lane: Lane, now: Instant) -> Next {
-        let Some(head) = self.queue.front() else {
+        match lane {
+            Lane::Patient => self.next_patient(now),
+            Lane::Urgent => self.next_urgent(now),
+        }
+    }
+
+    /// The queue's head while it is fresh (any head once the queue is
+    /// closed), when a memory is free; it then counts as running.
+    fn next_patient(&mut self, now: Instant) -> Next {
+        let Some(head) = self.queue.pop_front() else {
             return if self.closed { Next::Stop } else { Next::Wait(None) };
         };
-        let waited = now.saturating_duration_since(head.since);
-        let mine = self.closed
-            || match lane {
-                Lane::Patient => waited < URGENT_AFTER,
-                Lane::Urgent => waited >= URGENT_AFTER,
-            };
-        if !mine {
-            // The urgent thread wakes when the head turns urgent.
-            return Next::Wait((lane == Lane::Urgent).then(|| URGENT_AFTER - waited));
+        let fresh = now.saturating_duration_since(head.since) < URGENT_AFTER;
+        match self.memories.pop() {
+            Some(memory) if fresh || self.closed => {
+                self.running.push_back(Queued { since: head.since, job: Arc::clone(&head.job) });
+                Next::Run(head, Some(memory))
+            }
+            memory => {
+                self.memories.extend(memory);
+                self.queue.push_front(head);
+                Next::Wait(None)
+            }
         }
-        if self.memories.is_empty() {
-            return Next::Wait(None);
+    }
+
+    /// The oldest unanswered check, running at low priority or queued, once
+    /// it has waited [`URGENT_AFTER`] (any queued check once the queue is
+    /// closed); until then, a wait for that moment.
+    fn next_urgent(&mut self, now: Instant) -> Next {
+        // Checks start in the order they were queued, so a running check is
+        // older than any still queued.
+        let started = !self.running.is_empty();
+        let closed = self.closed;
+        let source = if started { &mut self.running } else { &mut self.queue };
+        let Some(oldest) = source.pop_front() else {
+            return if closed { Next::Stop } else { Next::Wait(None) };
+        };
+        let waited = now.saturating_duration_since(oldest.since);
+        // A closed queue's checks are taken at once; a running one still gets its second.
+        let due = waited >= URGENT_AFTER || (closed && !started);
+        if !due {
+            source.push_front(oldest);
+            return Next::Wait(Some(URGENT_AFTER - waited));
         }
-        match (self.queue.pop_front(), self.memories.pop()) {
-            (Some(queued), Some(memory)) => Next::Run(queued, memory),
-            // Both were checked just above, under the same lock.
-            _ => Next::Wait(None),
-        }
+        Next::Run(oldest, None)
+    }
+
+    /// A low-priority thread's check has ended: it no longer runs, and its
+    /// memory is free again.
+    fn finished(&mut self, job: &Job, memory: Memory) {
+        self.running.retain(|running| !Arc::ptr_eq(&running.job, job));
+        self.memories.push(memory);
     }
 }
 
-/// A password thread's loop: take the checks of its lane while a memory is
-/// free, until the queue closes.
+/// A password thread's loop: take the checks of its lane, until the queue
+/// closes.
 fn serve(waiting: &(Mutex<Waiting>, Condvar), lane: Lane) {
     let (state, changed) = waiting;
+    let mut own = Memory::default();
     let mut guard = lock(state);
     loop {
         match guard.next(lane, Instant::now()) {
@@ -224,15 +268,24 @@ fn serve(waiting: &(Mutex<Waiting>, Condvar), lane: Lane) {
             Next::Wait(Some(timeout)) => {
                 guard = changed.wait_timeout(guard, timeout).unwrap_or_else(std::sync::PoisonError::into_inner).0;
             }
-            Next::Run(queued, mut memory) => {
-                // The next check may be another thread's to take.
+            Next::Run(queued, shared) => {
+                // The next check may be another thread's to take, and a
+                // running check is the urgent thread's to watch.
                 changed.notify_all();
                 drop(guard);
-                (queued.job)(&mut memory);
-                guard = lock(state);
-                guard.memories.push(memory);
-                // A memory is free again: whichever thread may take the head.
-                changed.notify_all();
+                match shared {
+                    Some(mut memory) => {
+                        (queued.job)(&mut memory);
+                        guard = lock(state);
+                        guard.finished(&queued.job, memory);
+                        // A memory is free again: whichever thread may take the head.
+                        changed.notify_all();
+                    }
+                    None => {
+                        (queued.job)(&mut own);
+                        guard = lock(state);
+                    }
+                }
             }
         }
     }
@@ -268,7 +321,12 @@ impl PasswordHasher {
     /// comes back with a fresh hash.
     fn verify_job(&self, stored: Option<String>, candidate: SecretString, renew: bool, reply: impl FnOnce(Verified) + Send + 'static) -> Job {
         let dummy = Arc::clone(&self.dummy_hash);
-        Box::new(move |memory| {
+        let reply = Mutex::new(Some(reply));
+        Arc::new(move |memory| {
+            if lock(&reply).is_none() {
+                // The other run of a check taken over has answered.
+                return;
+            }
             let verified = match (check(memory, stored.as_deref().unwrap_or(&dummy), &candidate), stored.is_some()) {
                 (Checked::Matches { at_current_cost }, true) => {
                     // A renewal that fails leaves the old hash in place, still good.
@@ -277,7 +335,9 @@ impl PasswordHasher {
                 }
                 _ => Verified::default(),
             };
-            reply(verified);
+            if let Some(reply) = lock(&reply).take() {
+                reply(verified);
+            }
         })
     }
 
@@ -412,7 +472,7 @@ mod tests {
     fn waiting(memories: usize, ages_ms: &[u64], now: Instant) -> Waiting {
         let mut waiting = Waiting { memories: (0..memories).map(|_| Memory::default()).collect(), ..Waiting::default() };
         for age in ages_ms {
-            let job: Job = Box::new(|_| {});
+            let job: Job = Arc::new(|_| {});
             waiting.queue.push_back(Queued { since: now - Duration::from_millis(*age), job });
         }
         waiting
@@ -427,9 +487,46 @@ mod tests {
             matches!(fresh.next(Lane::Urgent, now), Next::Wait(Some(left)) if left == URGENT_AFTER - Duration::from_millis(100)),
             "the urgent thread sleeps until the check has waited long enough"
         );
-        assert!(matches!(fresh.next(Lane::Patient, now), Next::Run(..)));
+        assert!(matches!(fresh.next(Lane::Patient, now), Next::Run(_, Some(_))));
         assert!(fresh.queue.is_empty());
+        assert_eq!(fresh.running.len(), 1, "the check runs at low priority");
         assert!(fresh.memories.is_empty(), "the check holds the one memory");
+    }
+
+    #[test]
+    fn a_check_still_running_at_low_priority_after_a_second_is_taken_over_by_the_urgent_thread() {
+        let now = Instant::now();
+        let mut starved = waiting(1, &[0], now);
+        let Next::Run(started, Some(memory)) = starved.next(Lane::Patient, now) else { panic!("a low-priority thread starts the check") };
+
+        assert!(
+            matches!(starved.next(Lane::Urgent, now), Next::Wait(Some(left)) if left == URGENT_AFTER),
+            "the urgent thread sleeps until the running check has gone unanswered long enough"
+        );
+        let later = now + URGENT_AFTER;
+        let Next::Run(taken, None) = starved.next(Lane::Urgent, later) else { panic!("the urgent thread runs it again in its own memory") };
+        assert!(Arc::ptr_eq(&taken.job, &started.job));
+        assert!(starved.running.is_empty());
+        assert!(matches!(starved.next(Lane::Urgent, later), Next::Wait(None)), "it takes a check over once");
+
+        starved.finished(&started.job, memory);
+        assert_eq!(starved.memories.len(), 1, "the low-priority run gives its memory back when it ends");
+    }
+
+    #[test]
+    fn the_urgent_thread_takes_unanswered_checks_oldest_first_whether_running_or_queued() {
+        let start = Instant::now();
+        let mut busy = waiting(1, &[100, 0], start + Duration::from_millis(100));
+        let Next::Run(first, Some(_)) = busy.next(Lane::Patient, start) else { panic!("the first check starts") };
+
+        let Next::Run(taken, None) = busy.next(Lane::Urgent, start + URGENT_AFTER) else { panic!("the running check is due first") };
+        assert!(Arc::ptr_eq(&taken.job, &first.job));
+        assert!(
+            matches!(busy.next(Lane::Urgent, start + URGENT_AFTER), Next::Wait(Some(left)) if left == Duration::from_millis(100)),
+            "then the queued one, when its second is up"
+        );
+        assert!(matches!(busy.next(Lane::Urgent, start + URGENT_AFTER + Duration::from_millis(100)), Next::Run(_, None)));
+        assert!(busy.queue.is_empty());
     }
 
     #[test]
@@ -443,14 +540,15 @@ mod tests {
     }
 
     #[test]
-    fn no_check_runs_without_a_free_memory() {
+    fn a_low_priority_thread_needs_a_free_memory_and_the_urgent_thread_brings_its_own() {
         let now = Instant::now();
         let mut fresh = waiting(0, &[0], now);
         let mut late = waiting(0, &[10_000], now);
 
         assert!(matches!(fresh.next(Lane::Patient, now), Next::Wait(None)));
-        assert!(matches!(late.next(Lane::Urgent, now), Next::Wait(None)));
-        assert_eq!((fresh.queue.len(), late.queue.len()), (1, 1));
+        assert_eq!(fresh.queue.len(), 1);
+        assert!(matches!(late.next(Lane::Urgent, now), Next::Run(_, None)));
+        assert!(late.queue.is_empty());
     }
 
     #[test]
@@ -459,10 +557,46 @@ mod tests {
         let mut closing = waiting(1, &[0], now);
         closing.closed = true;
 
-        let Next::Run(_, memory) = closing.next(Lane::Urgent, now) else { panic!("any thread drains a closed queue") };
-        closing.memories.push(memory);
+        assert!(matches!(closing.next(Lane::Urgent, now), Next::Run(_, None)), "any thread drains a closed queue");
         assert!(matches!(closing.next(Lane::Patient, now), Next::Stop));
         assert!(matches!(closing.next(Lane::Urgent, now), Next::Stop));
+    }
+
+    #[test]
+    fn a_check_run_twice_answers_once() {
+        let hasher = PasswordHasher::new().unwrap();
+        let hash = hash_password(&SecretString::from("correct horse battery")).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let job = hasher.verify_job(Some(hash), SecretString::from("correct horse battery"), false, move |verified| {
+            let _ = tx.send(verified.matches);
+        });
+
+        job(&mut Memory::default());
+        job(&mut Memory::default());
+        drop(job);
+
+        assert_eq!(rx.iter().collect::<Vec<_>>(), vec![true]);
+    }
+
+    #[test]
+    fn a_check_stalled_on_a_low_priority_thread_is_answered_by_the_urgent_thread() {
+        let hasher = PasswordHasher::new().unwrap();
+        let (release, stalled) = mpsc::channel::<()>();
+        let stalled = Mutex::new(stalled);
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let (answer, answers) = mpsc::channel();
+        // The first run stands for a low-priority thread the machine gives no time.
+        hasher.queue(Arc::new(move |_| {
+            let run = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if run == 0 {
+                let _ = lock(&stalled).recv();
+            }
+            let _ = answer.send(run);
+        }));
+
+        assert_eq!(answers.recv_timeout(Duration::from_secs(30)), Ok(1), "the urgent thread's run answers while the first is stalled");
+        release.send(()).unwrap();
+        assert_eq!(answers.recv_timeout(Duration::from_secs(30)), Ok(0), "and the stalled run still ends");
     }
 
     #[test]
