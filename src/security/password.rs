@@ -147,33 +147,31 @@ struct Queued {
     job: Job,
 }
 
-/// The waiting checks, the checks running at low priority and the
-/// low-priority threads' argon2 memories not in use.
+/// The waiting checks and the checks running at low priority.
 #[derive(Default)]
 struct Waiting {
     queue: VecDeque<Queued>,
     /// Started on a low-priority thread, oldest first, and not yet taken
     /// over by the urgent thread.
     running: VecDeque<Queued>,
-    memories: Vec<Memory>,
     closed: bool,
 }
 
-/// Which checks a thread takes.
+/// Which checks a thread takes. Each thread runs its checks in an argon2
+/// memory of its own.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lane {
     /// Low priority: queued checks that have waited less than
-    /// [`URGENT_AFTER`], each run in a memory from [`Waiting::memories`].
+    /// [`URGENT_AFTER`].
     Patient,
-    /// Normal priority: checks unanswered for longer, queued or running,
-    /// run in the thread's own memory.
+    /// Normal priority: checks unanswered for longer, queued or running.
     Urgent,
 }
 
-/// What a password thread does next: run a check, in a memory from the
-/// shared ones or (`None`) in its own; wait, for at most so long; or end.
+/// What a password thread does next: run a check; wait, for at most so
+/// long; or end.
 enum Next {
-    Run(Queued, Option<Memory>),
+    Run(Queued),
     Wait(Option<Duration>),
     Stop,
 }
@@ -206,22 +204,17 @@ impl Waiting {
     }
 
     /// The queue's head while it is fresh (any head once the queue is
-    /// closed), when a memory is free; it then counts as running.
+    /// closed); it then counts as running.
     fn next_patient(&mut self, now: Instant) -> Next {
         let Some(head) = self.queue.pop_front() else {
             return if self.closed { Next::Stop } else { Next::Wait(None) };
         };
-        let fresh = now.saturating_duration_since(head.since) < URGENT_AFTER;
-        match self.memories.pop() {
-            Some(memory) if fresh || self.closed => {
-                self.running.push_back(Queued { since: head.since, job: Arc::clone(&head.job) });
-                Next::Run(head, Some(memory))
-            }
-            memory => {
-                self.memories.extend(memory);
-                self.queue.push_front(head);
-                Next::Wait(None)
-            }
+        if now.saturating_duration_since(head.since) < URGENT_AFTER || self.closed {
+            self.running.push_back(Queued { since: head.since, job: Arc::clone(&head.job) });
+            Next::Run(head)
+        } else {
+            self.queue.push_front(head);
+            Next::Wait(None)
         }
     }
 
@@ -244,14 +237,12 @@ impl Waiting {
             source.push_front(oldest);
             return Next::Wait(Some(URGENT_AFTER - waited));
         }
-        Next::Run(oldest, None)
+        Next::Run(oldest)
     }
 
-    /// A low-priority thread's check has ended: it no longer runs, and its
-    /// memory is free again.
-    fn finished(&mut self, job: &Job, memory: Memory) {
+    /// A low-priority thread's check has ended: it no longer runs.
+    fn finished(&mut self, job: &Job) {
         self.running.retain(|running| !Arc::ptr_eq(&running.job, job));
-        self.memories.push(memory);
     }
 }
 
@@ -259,7 +250,7 @@ impl Waiting {
 /// closes.
 fn serve(waiting: &(Mutex<Waiting>, Condvar), lane: Lane) {
     let (state, changed) = waiting;
-    let mut own = Memory::default();
+    let mut memory = Memory::default();
     let mut guard = lock(state);
     loop {
         match guard.next(lane, Instant::now()) {
@@ -268,23 +259,15 @@ fn serve(waiting: &(Mutex<Waiting>, Condvar), lane: Lane) {
             Next::Wait(Some(timeout)) => {
                 guard = changed.wait_timeout(guard, timeout).unwrap_or_else(std::sync::PoisonError::into_inner).0;
             }
-            Next::Run(queued, shared) => {
+            Next::Run(queued) => {
                 // The next check may be another thread's to take, and a
                 // running check is the urgent thread's to watch.
                 changed.notify_all();
                 drop(guard);
-                match shared {
-                    Some(mut memory) => {
-                        (queued.job)(&mut memory);
-                        guard = lock(state);
-                        guard.finished(&queued.job, memory);
-                        // A memory is free again: whichever thread may take the head.
-                        changed.notify_all();
-                    }
-                    None => {
-                        (queued.job)(&mut own);
-                        guard = lock(state);
-                    }
+                (queued.job)(&mut memory);
+                guard = lock(state);
+                if lane == Lane::Patient {
+                    guard.finished(&queued.job);
                 }
             }
         }
@@ -296,8 +279,7 @@ impl PasswordHasher {
     pub fn new() -> anyhow::Result<Self> {
         let dummy_hash: Arc<str> = hash_password(&SecretString::from("wabapool dummy password for unknown users"))?.into();
         let patient = password_threads();
-        let waiting =
-            Arc::new((Mutex::new(Waiting { memories: (0..patient).map(|_| Memory::default()).collect(), ..Waiting::default() }), Condvar::new()));
+        let waiting = Arc::new((Mutex::new(Waiting::default()), Condvar::new()));
         for n in 0..patient {
             let waiting = Arc::clone(&waiting);
             std::thread::Builder::new().name(format!("password-{n}")).spawn(move || {
@@ -469,8 +451,8 @@ mod tests {
         assert!(!hasher.verify_blocking(Some("$argon2id$v=19$m=99999999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA"), &SecretString::from("x")));
     }
 
-    fn waiting(memories: usize, ages_ms: &[u64], now: Instant) -> Waiting {
-        let mut waiting = Waiting { memories: (0..memories).map(|_| Memory::default()).collect(), ..Waiting::default() };
+    fn waiting(ages_ms: &[u64], now: Instant) -> Waiting {
+        let mut waiting = Waiting::default();
         for age in ages_ms {
             let job: Job = Arc::new(|_| {});
             waiting.queue.push_back(Queued { since: now - Duration::from_millis(*age), job });
@@ -481,83 +463,89 @@ mod tests {
     #[test]
     fn a_fresh_check_goes_to_a_low_priority_thread_and_the_urgent_thread_waits_until_it_turns_urgent() {
         let now = Instant::now();
-        let mut fresh = waiting(1, &[100], now);
+        let mut fresh = waiting(&[100], now);
 
         assert!(
             matches!(fresh.next(Lane::Urgent, now), Next::Wait(Some(left)) if left == URGENT_AFTER - Duration::from_millis(100)),
             "the urgent thread sleeps until the check has waited long enough"
         );
-        assert!(matches!(fresh.next(Lane::Patient, now), Next::Run(_, Some(_))));
+        assert!(matches!(fresh.next(Lane::Patient, now), Next::Run(_)));
         assert!(fresh.queue.is_empty());
         assert_eq!(fresh.running.len(), 1, "the check runs at low priority");
-        assert!(fresh.memories.is_empty(), "the check holds the one memory");
     }
 
     #[test]
     fn a_check_still_running_at_low_priority_after_a_second_is_taken_over_by_the_urgent_thread() {
         let now = Instant::now();
-        let mut starved = waiting(1, &[0], now);
-        let Next::Run(started, Some(memory)) = starved.next(Lane::Patient, now) else { panic!("a low-priority thread starts the check") };
+        let mut starved = waiting(&[0], now);
+        let Next::Run(started) = starved.next(Lane::Patient, now) else { panic!("a low-priority thread starts the check") };
 
         assert!(
             matches!(starved.next(Lane::Urgent, now), Next::Wait(Some(left)) if left == URGENT_AFTER),
             "the urgent thread sleeps until the running check has gone unanswered long enough"
         );
         let later = now + URGENT_AFTER;
-        let Next::Run(taken, None) = starved.next(Lane::Urgent, later) else { panic!("the urgent thread runs it again in its own memory") };
+        let Next::Run(taken) = starved.next(Lane::Urgent, later) else { panic!("the urgent thread runs it again") };
         assert!(Arc::ptr_eq(&taken.job, &started.job));
         assert!(starved.running.is_empty());
         assert!(matches!(starved.next(Lane::Urgent, later), Next::Wait(None)), "it takes a check over once");
 
-        starved.finished(&started.job, memory);
-        assert_eq!(starved.memories.len(), 1, "the low-priority run gives its memory back when it ends");
+        starved.finished(&started.job);
+        assert!(starved.running.is_empty() && starved.queue.is_empty(), "the low-priority run ending later changes nothing");
+    }
+
+    #[test]
+    fn a_check_finished_at_low_priority_in_time_is_never_taken_over() {
+        let now = Instant::now();
+        let mut answered = waiting(&[0, 0], now);
+        let Next::Run(first) = answered.next(Lane::Patient, now) else { panic!("a low-priority thread starts the first check") };
+        let Next::Run(_) = answered.next(Lane::Patient, now) else { panic!("another starts the second") };
+
+        answered.finished(&first.job);
+
+        assert_eq!(answered.running.len(), 1, "only the unfinished check still counts as running");
+        assert!(!Arc::ptr_eq(&answered.running[0].job, &first.job));
+        let later = now + URGENT_AFTER;
+        let Next::Run(taken) = answered.next(Lane::Urgent, later) else { panic!("the unfinished check is taken over") };
+        assert!(!Arc::ptr_eq(&taken.job, &first.job), "the finished one is not");
+        assert!(matches!(answered.next(Lane::Urgent, later), Next::Wait(None)));
     }
 
     #[test]
     fn the_urgent_thread_takes_unanswered_checks_oldest_first_whether_running_or_queued() {
         let start = Instant::now();
-        let mut busy = waiting(1, &[100, 0], start + Duration::from_millis(100));
-        let Next::Run(first, Some(_)) = busy.next(Lane::Patient, start) else { panic!("the first check starts") };
+        let mut busy = waiting(&[100, 0], start + Duration::from_millis(100));
+        let Next::Run(first) = busy.next(Lane::Patient, start) else { panic!("the first check starts") };
 
-        let Next::Run(taken, None) = busy.next(Lane::Urgent, start + URGENT_AFTER) else { panic!("the running check is due first") };
+        let Next::Run(taken) = busy.next(Lane::Urgent, start + URGENT_AFTER) else { panic!("the running check is due first") };
         assert!(Arc::ptr_eq(&taken.job, &first.job));
         assert!(
             matches!(busy.next(Lane::Urgent, start + URGENT_AFTER), Next::Wait(Some(left)) if left == Duration::from_millis(100)),
             "then the queued one, when its second is up"
         );
-        assert!(matches!(busy.next(Lane::Urgent, start + URGENT_AFTER + Duration::from_millis(100)), Next::Run(_, None)));
+        assert!(matches!(busy.next(Lane::Urgent, start + URGENT_AFTER + Duration::from_millis(100)), Next::Run(_)));
         assert!(busy.queue.is_empty());
     }
 
     #[test]
     fn a_check_that_waited_too_long_goes_to_the_urgent_thread_only() {
         let now = Instant::now();
-        let mut late = waiting(1, &[URGENT_AFTER.as_millis() as u64], now);
+        let mut late = waiting(&[URGENT_AFTER.as_millis() as u64], now);
 
         assert!(matches!(late.next(Lane::Patient, now), Next::Wait(None)), "a low-priority thread leaves it");
-        assert_eq!(late.memories.len(), 1, "and keeps no memory while it waits");
-        assert!(matches!(late.next(Lane::Urgent, now), Next::Run(..)));
-    }
-
-    #[test]
-    fn a_low_priority_thread_needs_a_free_memory_and_the_urgent_thread_brings_its_own() {
-        let now = Instant::now();
-        let mut fresh = waiting(0, &[0], now);
-        let mut late = waiting(0, &[10_000], now);
-
-        assert!(matches!(fresh.next(Lane::Patient, now), Next::Wait(None)));
-        assert_eq!(fresh.queue.len(), 1);
-        assert!(matches!(late.next(Lane::Urgent, now), Next::Run(_, None)));
+        assert!(late.running.is_empty());
+        assert_eq!(late.queue.len(), 1, "queued for the urgent thread");
+        assert!(matches!(late.next(Lane::Urgent, now), Next::Run(_)));
         assert!(late.queue.is_empty());
     }
 
     #[test]
     fn a_closed_queue_is_drained_by_any_thread_and_then_stops_them() {
         let now = Instant::now();
-        let mut closing = waiting(1, &[0], now);
+        let mut closing = waiting(&[0], now);
         closing.closed = true;
 
-        assert!(matches!(closing.next(Lane::Urgent, now), Next::Run(_, None)), "any thread drains a closed queue");
+        assert!(matches!(closing.next(Lane::Urgent, now), Next::Run(_)), "any thread drains a closed queue");
         assert!(matches!(closing.next(Lane::Patient, now), Next::Stop));
         assert!(matches!(closing.next(Lane::Urgent, now), Next::Stop));
     }
