@@ -66,6 +66,8 @@ pub struct Settings {
     pub session_idle: Duration,
     /// A session this old is signed out, however busy.
     pub session_absolute: Duration,
+    /// Keep each HTTP worker on a core of its own (`cores`).
+    pub pin_workers: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -107,6 +109,7 @@ struct FileSettings {
     meta_graph_version: Option<String>,
     meta_timeout_ms: Option<u64>,
     sync_interval_secs: Option<u64>,
+    pin_workers: Option<bool>,
 }
 
 /// What the command line may override.
@@ -134,6 +137,10 @@ impl Settings {
         let secure_cookies = match env("WABAPOOL_SECURE_COOKIES") {
             Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
             None => file.secure_cookies.unwrap_or(false),
+        };
+        let pin_workers = match env("WABAPOOL_PIN_WORKERS") {
+            Some(v) => !matches!(v.as_str(), "0" | "false" | "no"),
+            None => file.pin_workers.unwrap_or(true),
         };
         let db_pool_size =
             env("WABAPOOL_DB_POOL_SIZE").and_then(|v| v.parse().ok()).or(file.db_pool_size).unwrap_or_else(|| default_pool_size(&database_url));
@@ -209,6 +216,7 @@ impl Settings {
             webhook_max_bytes,
             session_idle,
             session_absolute,
+            pin_workers,
         })
     }
 
@@ -234,6 +242,7 @@ impl Settings {
             webhook_max_bytes: 1024 * 1024,
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 60 * 60),
+            pin_workers: true,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod background;
 pub mod bench_data;
 pub mod cli;
 pub mod config;
+pub mod cores;
 pub mod db;
 pub mod demo;
 pub mod domain;

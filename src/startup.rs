@@ -14,6 +14,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 use crate::background::SyncLoop;
 use crate::config::Settings;
+use crate::cores::WorkerCores;
 use crate::db::{self, DatabaseUrl, DbPool};
 use crate::error::AppError;
 use crate::meta::GraphClient;
@@ -117,8 +118,14 @@ fn session_middleware(settings: &Settings) -> SessionMiddleware<CookieSessionSto
 fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::Result<Server> {
     let metrics = web::Data::from(state.metrics.clone());
     let state = web::Data::new(state);
+    let cores = if settings.pin_workers { WorkerCores::allowed().map(Arc::new) } else { None };
+    let workers = cores.as_ref().map(|cores| cores.workers());
     let settings = settings.clone();
+    // actix-web calls this once on each worker thread as the worker starts.
     let server = HttpServer::new(move || {
+        if let Some(core) = cores.as_ref().and_then(|cores| cores.pin_this_worker()) {
+            tracing::debug!(core, "HTTP worker kept on its core");
+        }
         App::new()
             .app_data(state.clone())
             .app_data(metrics.clone())
@@ -133,10 +140,12 @@ fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::
             .wrap(from_fn(observe))
             .configure(routes)
             .default_service(web::to(not_found))
-    })
-    .listen(listener)?
-    .run();
-    Ok(server)
+    });
+    let server = match workers {
+        Some(workers) => server.workers(workers),
+        None => server,
+    };
+    Ok(server.listen(listener)?.run())
 }
 
 /// The one route table. More specific paths come before `{id}` paths.

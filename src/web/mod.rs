@@ -75,6 +75,7 @@ impl AppState {
     {
         let db = self.db.clone();
         web::block(move || {
+            crate::cores::free_this_thread();
             let mut conn = db.get()?;
             work(&mut conn)
         })
