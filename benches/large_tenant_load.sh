@@ -27,7 +27,9 @@
 #      concurrent sign-ins, PAIRS such pairs (9 by default), and the ratio
 #      of the median p99 beside them to the median p99 alone: a stall of
 #      the machine in one window (other services share these two cores)
-#      moves one p99 by several times, and the medians leave it out; then
+#      moves one p99 by several times, and the medians leave it out (for
+#      each pair, how many 10 ms slices its slowest 1% fell in tells a stall
+#      from a spread tail); then
 #      the same pair overloaded (wrk with half the connections keeps both
 #      cores busy, so sign-ins and the file fight for them), for comparison;
 #   7. the server's resident memory after each target and its peak (VmHWM).
@@ -287,7 +289,7 @@ row "sign-ins (argon2id), 16 concurrent" "$(run_wrk 2 16 -s "$WORK/login.lua" "$
 
 # Pairs, alone then beside, so that the two halves share the state of the
 # machine; the medians of each half go into the ratio.
-alone_p99s=(); beside_p99s=(); ratios=()
+alone_p99s=(); beside_p99s=(); ratios=(); slices=()
 for pair in $(seq 1 "$PAIRS"); do
   report=$(run_paced "$static_half" "$base/static/css/app.css")
   row "static file, paced at half its peak ($static_half/s), pair $pair" "$report"
@@ -297,6 +299,8 @@ for pair in $(seq 1 "$PAIRS"); do
   beside_us=$(p99_us_of "$beside_report")
   alone_p99s+=("$alone_us"); beside_p99s+=("$beside_us")
   ratios+=("$(awk -v a="$alone_us" -v b="$beside_us" 'BEGIN {printf "%.2f", b / a}')")
+  # paced_load: "Slower than p99: in K of N 10 ms slices, from ..."
+  slices+=("$(awk '/Slower than p99/ {print $5 "/" $7}' <<<"$beside_report")")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 listing_p99s=()
@@ -320,6 +324,7 @@ peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   alone_median=$(median "${alone_p99s[@]}"); beside_median=$(median "${beside_p99s[@]}")
   awk -v a="$alone_median" -v b="$beside_median" -v n="$PAIRS" -v r="${ratios[*]}" 'BEGIN {
     printf "16 concurrent sign-ins raise the static file'"'"'s p99 at half its peak rate %.2f× (median p99 %.0f µs beside them, %.0f µs alone, over %d pairs; the pairs one by one: %s; target ≤ 2×).\n", b / a, b, a, n, r }'
+  echo "Beside sign-ins, each pair's slowest 1% fell in this many of its 10 ms slices: ${slices[*]} (one stall fills a few neighbouring slices; a tail spread over the window, many)."
   awk -v m="$(median "${listing_p99s[@]}")" -v n="$WINDOWS" -v w="${listing_p99s[*]}" 'BEGIN {
     printf "The listing paced at half its peak: median p99 %.2f ms over %d windows (the windows one by one, µs: %s; target ≤ 20 ms).\n", m / 1000, n, w }'
   echo "The sign-ins beside the overloaded file: $(awk '/Requests\/sec/ {r = $2} $1 == "99%" {p = $2} /Socket errors/ {sub(/^ *Socket errors: */, ""); e = $0} END {printf "%s/s, p99 %s, %s", r, p, e ? e : "no socket errors"}' "$WORK/logins-beside.txt")."

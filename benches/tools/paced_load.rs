@@ -50,6 +50,10 @@ struct Args {
     /// A request header, `Name: value`; may be repeated.
     #[arg(short = 'H', long = "header")]
     headers: Vec<String>,
+    /// Also write each answered request to this file, one line each: when it
+    /// was sent and its latency, both in microseconds from the window's start.
+    #[arg(long)]
+    timeline: Option<std::path::PathBuf>,
     /// `http://host:port/path?query`.
     url: String,
 }
@@ -99,6 +103,9 @@ impl Target {
 #[derive(Default)]
 struct Tally {
     latencies_us: Vec<u32>,
+    /// When each answered request was sent (or due), µs from the window's
+    /// start, in the order of `latencies_us`.
+    sent_us: Vec<u32>,
     non_success: u64,
     connect: u64,
     read: u64,
@@ -109,6 +116,7 @@ struct Tally {
 impl Tally {
     fn add(&mut self, other: Tally) {
         self.latencies_us.extend(other.latencies_us);
+        self.sent_us.extend(other.sent_us);
         self.non_success += other.non_success;
         self.connect += other.connect;
         self.read += other.read;
@@ -256,8 +264,8 @@ enum Failure {
 }
 
 /// One connection's schedule: a request every `interval` from `first_due`
-/// until `end`.
-async fn drive(target: Arc<Target>, first_due: Instant, interval: Duration, end: Instant) -> Tally {
+/// until `end`; `start` is the window's start, from which sends are timed.
+async fn drive(target: Arc<Target>, start: Instant, first_due: Instant, interval: Duration, end: Instant) -> Tally {
     let mut tally = Tally::default();
     let mut connection: Option<Connection> = None;
     let mut due = first_due;
@@ -283,7 +291,8 @@ async fn drive(target: Arc<Target>, first_due: Instant, interval: Duration, end:
         };
         match open.exchange(&target.request).await {
             Ok(answer) => {
-                tally.latencies_us.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                tally.latencies_us.push(micros(sent.elapsed()));
+                tally.sent_us.push(micros(sent.saturating_duration_since(start)));
                 if !(200..400).contains(&answer.status) {
                     tally.non_success += 1;
                 }
@@ -302,6 +311,24 @@ async fn drive(target: Arc<Target>, first_due: Instant, interval: Duration, end:
         }
     }
     tally
+}
+
+fn micros(duration: Duration) -> u32 {
+    u32::try_from(duration.as_micros()).unwrap_or(u32::MAX)
+}
+
+/// Where a window's slowest 1% fell: in how many of its 10 ms slices, of
+/// how many, and the first and last of those slices (µs from the start).
+/// One stall puts them in a few neighbouring slices; a tail spread over the
+/// window, in many.
+fn slowest_slices(sent_us: &[u32], latencies_us: &[u32], p99: u32) -> (usize, usize, u32, u32) {
+    const SLICE_US: u32 = 10_000;
+    let slices: std::collections::BTreeSet<u32> =
+        sent_us.iter().zip(latencies_us).filter(|&(_, &latency)| latency > p99).map(|(&sent, _)| sent / SLICE_US).collect();
+    let total = sent_us.iter().max().map_or(0, |last| (last / SLICE_US + 1) as usize);
+    let first = slices.first().map_or(0, |slice| slice * SLICE_US);
+    let last = slices.last().map_or(0, |slice| slice * SLICE_US);
+    (slices.len(), total, first, last)
 }
 
 /// A latency as wrk prints it: `812.00us`, `1.42ms`, `2.01s`.
@@ -325,9 +352,10 @@ fn percentile(sorted: &[u32], percent: f64) -> u32 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn report(args: &Args, mut tally: Tally, elapsed: Duration) -> String {
-    tally.latencies_us.sort_unstable();
-    let completed = tally.latencies_us.len();
+fn report(args: &Args, tally: Tally, elapsed: Duration) -> String {
+    let mut sorted = tally.latencies_us.clone();
+    sorted.sort_unstable();
+    let completed = sorted.len();
     let mut out = format!(
         "Paced {} requests/s over {} connections for {:.1}s to {}\n  Latency Distribution (from when each request was due)\n",
         args.rate,
@@ -336,7 +364,15 @@ fn report(args: &Args, mut tally: Tally, elapsed: Duration) -> String {
         args.url
     );
     for percent in [50.0, 75.0, 90.0, 99.0, 99.9] {
-        out.push_str(&format!("    {percent}%  {}\n", wrk_latency(percentile(&tally.latencies_us, percent))));
+        out.push_str(&format!("    {percent}%  {}\n", wrk_latency(percentile(&sorted, percent))));
+    }
+    let (slow, slices, first, last) = slowest_slices(&tally.sent_us, &tally.latencies_us, percentile(&sorted, 99.0));
+    if slow > 0 {
+        out.push_str(&format!(
+            "  Slower than p99: in {slow} of {slices} 10 ms slices, from {:.2}s to {:.2}s\n",
+            f64::from(first) / 1e6,
+            f64::from(last) / 1e6
+        ));
     }
     out.push_str(&format!("  {completed} requests in {:.2}s\n", elapsed.as_secs_f64()));
     if tally.connect + tally.read + tally.write + tally.timeout > 0 {
@@ -367,7 +403,7 @@ fn main() -> anyhow::Result<()> {
         let drivers: Vec<_> = (0..args.connections)
             .map(|n| {
                 let first_due = start + interval.mul_f64(f64::from(n) / f64::from(args.connections));
-                tokio::spawn(drive(Arc::clone(&target), first_due, interval, end))
+                tokio::spawn(drive(Arc::clone(&target), start, first_due, interval, end))
             })
             .collect();
         let mut tally = Tally::default();
@@ -379,6 +415,10 @@ fn main() -> anyhow::Result<()> {
         }
         (tally, start.elapsed().max(args.duration))
     });
+    if let Some(path) = &args.timeline {
+        let lines: String = tally.sent_us.iter().zip(&tally.latencies_us).map(|(sent, latency)| format!("{sent} {latency}\n")).collect();
+        std::fs::write(path, lines).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     print!("{}", report(&args, tally, elapsed));
     Ok(())
 }
@@ -436,6 +476,17 @@ mod tests {
     }
 
     #[test]
+    fn one_stall_puts_the_slowest_requests_in_neighbouring_slices() {
+        // A request every ms for a second, 2 ms each, but 30 ms from 500 ms
+        // to 520 ms: the slow ones lie in slices 500 and 510 only.
+        let sent: Vec<u32> = (0..1_000).map(|ms| ms * 1_000).collect();
+        let latencies: Vec<u32> = sent.iter().map(|&at| if (500_000..520_000).contains(&at) { 30_000 } else { 2_000 }).collect();
+        assert_eq!(slowest_slices(&sent, &latencies, 2_000), (2, 100, 500_000, 510_000));
+        assert_eq!(slowest_slices(&sent, &latencies, 30_000), (0, 100, 0, 0));
+        assert_eq!(slowest_slices(&[], &[], 0), (0, 0, 0, 0));
+    }
+
+    #[test]
     fn durations_and_latencies_read_and_print_as_wrk_does() {
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
@@ -488,7 +539,7 @@ mod tests {
         let target = Arc::new(Target::new(&format!("http://{address}/"), &[]).expect("a target"));
         runtime.block_on(async {
             let start = Instant::now();
-            drive(target, start, interval, start + for_how_long).await
+            drive(target, start, start, interval, start + for_how_long).await
         })
     }
 
