@@ -15,6 +15,8 @@
 #      gives the first enterprise's numbers HIGH throughput (1,000 messages/s
 #      each, 10,000/s for the pool), so the server is what limits the run, not
 #      the per-number limit of 80/s a STANDARD number has;
+#      (the listing's peak is the median of three windows, since it sets
+#      the rate of the listing's half-load rows);
 #   5. the static file and the listing at half of their peak rate, paced:
 #      wrk is closed-loop (a connection's next request leaves when its last
 #      answer arrives), so its p99 at saturation is queueing. The half-load
@@ -277,8 +279,14 @@ listing="$base/channels/whatsapp/pools"
 report=$(run_wrk "$THREADS" "$CONNECTIONS" "$base/static/css/app.css")
 row "static file /static/css/app.css" "$report"
 static_half=$(awk '{printf "%d", $1 / 2}' <<<"$(rps_of "$report")")
-report=$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing")
-row "listing, aggregator view (page 1 of 50 over its enterprises)" "$report"
+# The listing's peak sets the rate of its half-load rows, so it is the
+# median of three windows: one window alone came out at 1.6× the others once.
+peaks=()
+for window in 1 2 3; do
+  peaks+=("$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing")")
+done
+report=$(for peak in "${peaks[@]}"; do printf '%s\t%s\n' "$(rps_of "$peak")" "$(tr '\n' '\r' <<<"$peak")"; done | sort -g | sed -n 2p | cut -f2- | tr '\r' '\n')
+row "listing, aggregator view (page 1 of 50 over its enterprises; the median of three windows: $(for peak in "${peaks[@]}"; do printf '%.0f ' "$(rps_of "$peak")"; done | sed 's/ $//')/s)" "$report"
 listing_half=$(awk '{printf "%d", $1 / 2}' <<<"$(rps_of "$report")")
 row "listing, aggregator view, search q=Pool 03" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing?q=Pool+03")"
 row "listing, aggregator view, page 20" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing?page=20")"
