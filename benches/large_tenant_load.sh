@@ -285,7 +285,8 @@ peaks=()
 for window in 1 2 3; do
   peaks+=("$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing")")
 done
-report=$(for peak in "${peaks[@]}"; do printf '%s\t%s\n' "$(rps_of "$peak")" "$(tr '\n' '\r' <<<"$peak")"; done | sort -g | sed -n 2p | cut -f2- | tr '\r' '\n')
+middle=$(for i in "${!peaks[@]}"; do echo "$(rps_of "${peaks[$i]}") $i"; done | sort -g | sed -n 2p | cut -d' ' -f2)
+report=${peaks[$middle]}
 row "listing, aggregator view (page 1 of 50 over its enterprises; the median of three windows: $(for peak in "${peaks[@]}"; do printf '%.0f ' "$(rps_of "$peak")"; done | sed 's/ $//')/s)" "$report"
 listing_half=$(awk '{printf "%d", $1 / 2}' <<<"$(rps_of "$report")")
 row "listing, aggregator view, search q=Pool 03" "$(run_wrk "$THREADS" "$CONNECTIONS" -H "Cookie: $cookie" "$listing?q=Pool+03")"

@@ -20,7 +20,6 @@
 //! services.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The cores the workers take, one each, in the order they start.
@@ -30,15 +29,11 @@ pub struct WorkerCores {
     next: AtomicUsize,
 }
 
-/// Every core the process may run on, once workers have been given theirs.
-static ALLOWED: OnceLock<Vec<usize>> = OnceLock::new();
-
 thread_local! {
-    /// Set once this thread has been given its core, so that a worker which
-    /// builds its services again (after a failure) keeps the core it has.
-    static PINNED: Cell<bool> = const { Cell::new(false) };
-    /// Set once this thread has been given every allowed core back.
-    static FREED: Cell<bool> = const { Cell::new(false) };
+    /// Set once this thread has been placed, pinned as a worker or freed
+    /// onto every core; it is not moved again, so a worker which builds its
+    /// services again (after a failure) keeps the core it has.
+    static PLACED: Cell<bool> = const { Cell::new(false) };
 }
 
 impl WorkerCores {
@@ -46,11 +41,10 @@ impl WorkerCores {
     /// None when there are no cores to name (off Linux, or the list could
     /// not be read).
     pub fn allowed() -> Option<Self> {
-        let cores = allowed_cores()?;
+        let cores = process_cores()?;
         if cores.is_empty() {
             return None;
         }
-        let _ = ALLOWED.set(cores.clone());
         Some(Self { cores, next: AtomicUsize::new(0) })
     }
 
@@ -62,12 +56,12 @@ impl WorkerCores {
     /// Keeps the calling thread on the next core, the first time it asks;
     /// later calls from the same thread change nothing. Returns the core.
     pub fn pin_this_worker(&self) -> Option<usize> {
-        if PINNED.with(Cell::get) {
+        if PLACED.with(Cell::get) {
             return None;
         }
         let core = self.cores[self.next.fetch_add(1, Ordering::Relaxed) % self.cores.len()];
         if set_current_thread_cores(&[core]) {
-            PINNED.with(|pinned| pinned.set(true));
+            PLACED.with(|placed| placed.set(true));
             Some(core)
         } else {
             None
@@ -75,36 +69,45 @@ impl WorkerCores {
     }
 }
 
-/// Gives the calling thread back every allowed core, the first time it
-/// asks, unless it is a pinned worker. A thread started by a pinned worker
-/// (actix's blocking pool) would otherwise run its work on that worker's core
-/// alone. Does nothing while no worker has been pinned.
+/// Gives the calling thread every core the process may run on, the first
+/// time it asks, unless it is a pinned worker. A thread started by a pinned
+/// worker (actix's blocking pool) would otherwise run its work on that
+/// worker's core alone.
 pub fn free_this_thread() {
-    if PINNED.with(Cell::get) || FREED.with(Cell::get) {
+    if PLACED.with(Cell::get) {
         return;
     }
-    FREED.with(|freed| freed.set(true));
-    if let Some(cores) = ALLOWED.get() {
-        set_current_thread_cores(cores);
+    PLACED.with(|placed| placed.set(true));
+    if let Some(cores) = process_cores() {
+        set_current_thread_cores(&cores);
     }
 }
 
+/// The cores the process may run on: those of its main thread, which is
+/// never pinned.
 #[cfg(target_os = "linux")]
-fn allowed_cores() -> Option<Vec<usize>> {
+fn process_cores() -> Option<Vec<usize>> {
+    // SAFETY: getpid only returns the process id.
+    cores_of(unsafe { libc::getpid() })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_cores() -> Option<Vec<usize>> {
+    None
+}
+
+/// The cores a thread may run on; 0 is the calling thread.
+#[cfg(target_os = "linux")]
+fn cores_of(thread: libc::pid_t) -> Option<Vec<usize>> {
     // SAFETY: cpu_set_t is plain bits; sched_getaffinity writes at most its
     // size into it, and CPU_ISSET only reads it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+        if libc::sched_getaffinity(thread, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return None;
         }
         Some((0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect())
     }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn allowed_cores() -> Option<Vec<usize>> {
-    None
 }
 
 #[cfg(target_os = "linux")]
@@ -130,7 +133,7 @@ mod tests {
     use super::*;
 
     fn cores_of_this_thread() -> Vec<usize> {
-        allowed_cores().expect("the affinity of a thread can be read")
+        cores_of(0).expect("the affinity of a thread can be read")
     }
 
     #[test]
