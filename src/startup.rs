@@ -135,7 +135,7 @@ fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::
             )
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .wrap(session_middleware(&settings))
-            .wrap(default_headers())
+            .wrap(default_headers(settings.secure_cookies))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(from_fn(observe))
             .configure(routes)

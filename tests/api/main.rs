@@ -22,4 +22,5 @@ mod schema;
 mod session_changes;
 mod tenancy;
 mod throttle;
+mod transport_security;
 mod webhooks;
