@@ -231,9 +231,15 @@ fn rollback(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     }
 }
 
-/// Answers whether the database responds (for `/readyz`).
-pub fn ping(conn: &mut DbConnection) -> diesel::QueryResult<()> {
-    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
+/// Rewrites the one readiness row (for `/readyz`): succeeds only when the
+/// write is committed, by the caller's transaction or on its own.
+pub fn probe_write(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    use diesel::ExpressionMethods as _;
+    use schema::readiness::dsl::{probes, readiness};
+    match diesel::update(readiness).set(probes.eq(probes + 1)).execute(conn)? {
+        1 => Ok(()),
+        _ => Err(diesel::result::Error::NotFound),
+    }
 }
 
 #[cfg(test)]

@@ -94,6 +94,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    readiness (id) {
+        id -> BigInt,
+        probes -> BigInt,
+    }
+}
+
+diesel::table! {
     pools (id) {
         id -> BigInt,
         enterprise_id -> BigInt,

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 
 use super::AppState;
+use crate::error::AppError;
 
 /// 200 while the process is up.
 #[get("/healthz")]
@@ -10,13 +11,19 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok")
 }
 
-/// 200 while the database answers, 503 otherwise.
+/// 200 while a write to the database commits, 503 otherwise: a database
+/// that still answers reads but cannot commit (a full disk, a read-only
+/// file or server) cannot serve sends or sign-ins either. On SQLite the
+/// probe's one-row write rides in the writer's next batch.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let ready = state.run(|conn| crate::db::ping(conn).map_err(|e| crate::error::AppError::Unavailable(e.into()))).await;
+    let ready = state.write(|conn| crate::db::probe_write(conn).map_err(|e| AppError::Unavailable(e.into()))).await;
     match ready {
         Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
-        Err(_) => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("database unavailable"),
+        Err(error) => {
+            tracing::warn!(error = ?error, "not ready: a write to the database could not be committed");
+            HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("database unavailable")
+        }
     }
 }
 

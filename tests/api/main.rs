@@ -16,6 +16,7 @@ mod matrix;
 mod numbers;
 mod pool_rules;
 mod pools;
+mod readiness;
 mod roles;
 mod routing;
 mod schema;
