@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ipnet::IpNet;
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::Deserialize;
@@ -26,6 +27,16 @@ pub const DEFAULT_GRAPH_VERSION: &str = "v23.0";
 /// The shortest background sync interval: keeps each WABA far inside
 /// Meta's budget of about 200 management calls an hour.
 pub const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(300);
+/// Browsers and proxies send a request's headers at once; five seconds
+/// (actix-web's own default) spares slow mobile links.
+const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 5;
+/// The largest body taken (a 1 MiB webhook) arrives in well under a second
+/// from Meta or from a proxy, which buffers bodies before passing them on.
+const DEFAULT_BODY_TIMEOUT_SECS: u64 = 5;
+/// Well under the usual open-files limits of a service (`LimitNOFILE`
+/// 4096 and above, less the database pool, files and logs), far above the
+/// few hundred connections a proxy keeps open.
+const DEFAULT_MAX_CONNECTIONS: usize = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -68,6 +79,16 @@ pub struct Settings {
     pub session_absolute: Duration,
     /// Keep each HTTP worker on a core of its own (`cores`).
     pub pin_workers: bool,
+    /// Client addresses and networks `/metrics` is served to; others get 404.
+    pub metrics_allow: Vec<IpNet>,
+    /// A request's headers must arrive within this long of its connection
+    /// (or of the previous response); a connection idle longer is closed.
+    pub header_timeout: Duration,
+    /// A request's whole body must arrive within this long of its headers.
+    pub body_timeout: Duration,
+    /// Connections held open at once by the instance; more wait in the
+    /// listen queue until one closes.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -110,6 +131,10 @@ struct FileSettings {
     meta_timeout_ms: Option<u64>,
     sync_interval_secs: Option<u64>,
     pin_workers: Option<bool>,
+    metrics_allow: Option<Vec<String>>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 /// What the command line may override.
@@ -178,6 +203,23 @@ impl Settings {
             .transpose()
             .context("WABAPOOL_TRUSTED_PROXIES must be a comma-separated list of IP addresses")?
             .unwrap_or_default();
+        let metrics_allow = match env("WABAPOOL_METRICS_ALLOW") {
+            Some(list) => parse_networks(list.split(','))?,
+            None => match file.metrics_allow {
+                Some(list) => parse_networks(list.iter().map(String::as_str))?,
+                None => default_metrics_allow(),
+            },
+        };
+        let seconds = |key: &str, file: Option<u64>, default: u64| {
+            Duration::from_secs(env(key).and_then(|v| v.parse().ok()).or(file).unwrap_or(default).clamp(1, 300))
+        };
+        let header_timeout = seconds("WABAPOOL_HEADER_TIMEOUT_SECS", file.header_timeout_secs, DEFAULT_HEADER_TIMEOUT_SECS);
+        let body_timeout = seconds("WABAPOOL_BODY_TIMEOUT_SECS", file.body_timeout_secs, DEFAULT_BODY_TIMEOUT_SECS);
+        let max_connections = env("WABAPOOL_MAX_CONNECTIONS")
+            .and_then(|v| v.parse().ok())
+            .or(file.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS)
+            .clamp(1, 1_000_000);
         let meta_app_secret = match env("WABAPOOL_META_APP_SECRET") {
             Some(secret) => SecretString::from(secret),
             None if overrides.demo => random_text(),
@@ -217,6 +259,10 @@ impl Settings {
             session_idle,
             session_absolute,
             pin_workers,
+            metrics_allow,
+            header_timeout,
+            body_timeout,
+            max_connections,
         })
     }
 
@@ -243,12 +289,34 @@ impl Settings {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 60 * 60),
             pin_workers: true,
+            metrics_allow: default_metrics_allow(),
+            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
+            body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
     pub fn session_key_bytes(&self) -> &[u8] {
         self.session_key.expose_secret()
     }
+}
+
+/// Only this host may read `/metrics` unless told otherwise.
+fn default_metrics_allow() -> Vec<IpNet> {
+    vec![IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])), IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST))]
+}
+
+/// Addresses (`10.0.0.7`) and networks (`10.0.0.0/8`), as the allow list takes them.
+fn parse_networks<'a>(items: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<IpNet>> {
+    items
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .with_context(|| format!("metrics_allow: {item:?} is neither an IP address nor a network such as 10.0.0.0/8"))
+        })
+        .collect()
 }
 
 /// Pooled database connections when none are configured. SQLite has one
@@ -346,6 +414,14 @@ mod tests {
     fn sqlite_pools_two_connections_a_core_and_postgres_eight_by_default() {
         assert!((4..=16).contains(&default_pool_size("data/wabapool.sqlite3")));
         assert_eq!(default_pool_size("postgres://app@db/wb"), 8);
+    }
+
+    #[test]
+    fn the_metrics_allow_list_takes_addresses_and_networks_and_refuses_anything_else() {
+        let allowed = parse_networks(["127.0.0.1", " 10.0.0.0/8", "::1", ""].into_iter()).unwrap();
+        assert_eq!(allowed.len(), 3);
+        assert!(allowed[1].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert!(parse_networks(["localhost"].into_iter()).is_err());
     }
 
     #[test]

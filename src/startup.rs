@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::meta::GraphClient;
 use crate::security::headers::default_headers;
 use crate::security::password::PasswordHasher;
+use crate::security::request_limits::{self, RequestLimits};
 use crate::telemetry::Metrics;
 use crate::telemetry::middleware::observe;
 use crate::web::{self as portal, AppState};
@@ -65,6 +66,7 @@ impl Application {
             quick_reads: backend == db::Backend::Sqlite,
             writer,
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
+            metrics_allow: Arc::new(settings.metrics_allow.clone()),
             webhooks: Arc::new(crate::web::webhooks::WebhookSettings {
                 app_secret: settings.meta_app_secret.clone(),
                 verify_token: settings.meta_verify_token.clone(),
@@ -115,11 +117,22 @@ fn session_middleware(settings: &Settings) -> SessionMiddleware<CookieSessionSto
         .build()
 }
 
+/// How long an idle keep-alive connection stays open (actix-web's default, stated).
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a client that has been answered has to close its end before the
+/// connection is dropped.
+const DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::Result<Server> {
     let metrics = web::Data::from(state.metrics.clone());
     let state = web::Data::new(state);
     let cores = if settings.pin_workers { WorkerCores::allowed().map(Arc::new) } else { None };
     let workers = cores.as_ref().map(|cores| cores.workers());
+    let limits = RequestLimits { body_timeout: settings.body_timeout };
+    // actix-web counts connections per worker; the setting is the instance's.
+    let worker_count = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)).max(1);
+    let connections_per_worker = settings.max_connections.div_ceil(worker_count).max(1);
+    let header_timeout = settings.header_timeout;
     let settings = settings.clone();
     // actix-web calls this once on each worker thread as the worker starts.
     let server = HttpServer::new(move || {
@@ -135,15 +148,21 @@ fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::
             )
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .wrap(session_middleware(&settings))
+            .wrap(from_fn(move |req, next| request_limits::enforce(limits, req, next)))
             .wrap(default_headers(settings.secure_cookies))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(from_fn(observe))
             .configure(routes)
             .default_service(web::to(not_found))
     });
+    let server = server
+        .max_connections(connections_per_worker)
+        .client_request_timeout(header_timeout)
+        .keep_alive(KEEP_ALIVE)
+        .client_disconnect_timeout(DISCONNECT_TIMEOUT);
     let server = match workers {
         Some(workers) => server.workers(workers),
-        None => server,
+        None => server.workers(worker_count),
     };
     Ok(server.listen(listener)?.run())
 }

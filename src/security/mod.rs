@@ -3,4 +3,5 @@
 pub mod csrf;
 pub mod headers;
 pub mod password;
+pub mod request_limits;
 pub mod secrets;

@@ -1,6 +1,11 @@
 //! Prometheus metrics kept in memory: requests by route and status, request
 //! latency histograms by route, sends by pool and outcome, and the database
 //! pool's connections (read when scraped).
+//!
+//! The maps hold one entry per label combination, so their size is bounded
+//! only because every label comes from a closed set: the request middleware
+//! passes a known method or `OTHER`, a route pattern or `unmatched`, and a
+//! status; sends are keyed by pool id and a fixed outcome word.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,6 +1,8 @@
 //! The request middleware: a request id (the caller's `X-Request-Id` when it
 //! is sane, else a new one) on a tracing span around the whole request, so
 //! every log line carries it; one access-log line per request; metrics.
+//! Every label comes from a closed set: the method (any unknown one is
+//! `OTHER`), the matched route's pattern (or `unmatched`) and the status.
 
 use std::time::Instant;
 
@@ -13,6 +15,7 @@ use rand::RngCore as _;
 use tracing::Instrument as _;
 
 use super::Metrics;
+use crate::security::request_limits::known_method;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -31,7 +34,7 @@ fn request_id(req: &ServiceRequest) -> String {
 
 pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = request_id(&req);
-    let method = req.method().to_string();
+    let method = known_method(req.method()).unwrap_or("OTHER");
     let path = req.path().to_owned();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
@@ -44,7 +47,7 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Resul
     };
     let route = route.unwrap_or_else(|| "unmatched".to_owned());
     if let Some(metrics) = metrics {
-        metrics.record_request(&method, &route, status, elapsed);
+        metrics.record_request(method, &route, status, elapsed);
     }
     span.in_scope(|| tracing::info!(status, route = %route, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request"));
     let mut response = result?;

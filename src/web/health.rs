@@ -1,6 +1,6 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes, and the metrics endpoint.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::AppState;
 use crate::error::AppError;
@@ -27,10 +27,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus metrics in the text exposition format.
+/// Prometheus metrics in the text exposition format, only to the client
+/// addresses the `metrics_allow` setting names; anyone else finds nothing.
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let client = super::client_ip(&req, &state.trusted_proxies).and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    if !client.is_some_and(|ip| state.metrics_allow.iter().any(|net| net.contains(&ip))) {
+        return Err(AppError::NotFound);
+    }
     let pool = state.db.state();
     let text = state.metrics.render((pool.connections, pool.idle_connections, state.db.max_size()));
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text)
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))
 }

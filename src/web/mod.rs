@@ -36,6 +36,8 @@ pub struct AppState {
     pub secrets: SecretKeys,
     pub metrics: std::sync::Arc<crate::telemetry::Metrics>,
     pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
+    /// Client addresses `/metrics` is served to.
+    pub metrics_allow: std::sync::Arc<Vec<ipnet::IpNet>>,
     pub webhooks: std::sync::Arc<webhooks::WebhookSettings>,
     pub sessions: session::SessionPolicy,
     pub listings: std::sync::Arc<crate::services::listing_cache::ListingCache>,
