@@ -10,10 +10,18 @@ use tokio::net::TcpStream;
 use crate::helpers::{TestApp, spawn_app_with};
 
 /// What a trickling client saw: the answer's first bytes (empty when the
-/// connection was only closed) and how long after its headers it came.
+/// connection was only closed), how long after its headers it came, and
+/// whether the server then closed the connection.
 struct Cutoff {
     answer: String,
     after: Duration,
+    closed: bool,
+}
+
+/// Whether the server closes the connection within a few seconds.
+async fn closed_by_server(socket: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(3), socket.read_to_end(&mut rest)).await.is_ok()
 }
 
 /// Sends a POST's headers at once, then its body one byte every 250 ms,
@@ -27,15 +35,17 @@ async fn trickle(app: &TestApp, path: &str, content_type: &str, patience: Durati
     while started.elapsed() < patience {
         tokio::select! {
             read = socket.read(&mut buffer) => {
+                let after = started.elapsed();
                 let answer = match read {
                     Ok(n) => String::from_utf8_lossy(&buffer[..n]).into_owned(),
                     Err(_) => String::new(),
                 };
-                return Some(Cutoff { answer, after: started.elapsed() });
+                let closed = answer.is_empty() || closed_by_server(&mut socket).await;
+                return Some(Cutoff { answer, after, closed });
             }
             () = tokio::time::sleep(Duration::from_millis(250)) => {
                 if socket.write_all(b"a").await.is_err() {
-                    return Some(Cutoff { answer: String::new(), after: started.elapsed() });
+                    return Some(Cutoff { answer: String::new(), after: started.elapsed(), closed: true });
                 }
             }
         }
@@ -71,7 +81,8 @@ async fn a_client_trickling_a_body_is_cut_off_within_the_body_timeout_while_othe
     for (what, cutoff) in [("form", form), ("webhook", webhook)] {
         let cutoff = cutoff.unwrap_or_else(|| panic!("{what}: still open after 8 s of trickling"));
         assert!(cutoff.after < Duration::from_secs(4), "{what}: cut off only after {:?}", cutoff.after);
-        assert!(cutoff.answer.is_empty() || cutoff.answer.starts_with("HTTP/1.1 408"), "{what}: {}", cutoff.answer);
+        assert!(cutoff.answer.starts_with("HTTP/1.1 408"), "{what}: {}", cutoff.answer);
+        assert!(cutoff.closed, "{what}: the connection stayed open after the 408");
     }
     assert!(answers.iter().all(|s| *s == 200), "{answers:?}");
 }
