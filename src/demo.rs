@@ -227,7 +227,7 @@ fn add_waba(conn: &mut DbConnection, demo: &DemoWaba, keys: &SecretKeys) -> Resu
             },
         )?;
     }
-    wabas::record_sync(conn, waba, demo.name)?;
+    wabas::record_sync(conn, waba, demo.name, "active")?;
     Ok(())
 }
 

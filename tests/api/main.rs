@@ -23,3 +23,4 @@ mod session_changes;
 mod tenancy;
 mod throttle;
 mod webhooks;
+mod webhook_order;
