@@ -228,6 +228,25 @@ async fn a_redelivered_flag_does_not_undo_the_unflag_that_followed_it() {
 }
 
 #[tokio::test]
+async fn a_redelivery_is_known_by_its_bytes_even_within_the_second_of_the_event_after_it() {
+    // Arrange: Meta dates both events to the same second, so only the
+    // remembered body tells the redelivery from a new event.
+    let app = app().await;
+    let t = now();
+    let flagged = quality_update(t, "FLAGGED");
+    assert_eq!(app.post_signed_webhook(&flagged).await, 200);
+    assert_eq!(app.post_signed_webhook(&quality_update(t, "UNFLAGGED")).await, 200);
+    assert_eq!(app.demo_number_quality().await, "GREEN");
+
+    // Act
+    let status = app.post_signed_webhook(&flagged).await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert_eq!(app.demo_number_quality().await, "GREEN");
+}
+
+#[tokio::test]
 async fn a_flag_dated_a_day_ago_does_not_turn_a_number_known_green_since_red() {
     // Arrange
     let app = app().await;
