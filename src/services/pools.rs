@@ -405,7 +405,7 @@ fn check_name(
     except: Option<i64>,
     errors: &mut FieldErrors,
 ) -> Result<(), ServiceError> {
-    if pools::name_taken(conn, enterprise.id, &name.key(), except)? {
+    if pools::name_taken(conn, enterprise.id, name.key(), except)? {
         errors.add("name", format!("{} already has a pool named \u{201c}{}\u{201d}.", enterprise.name, name));
     }
     Ok(())
@@ -452,7 +452,7 @@ pub fn create_pool(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option
             return Err(ServiceError::invalid("phone_number_ids", "Choose at least one number."));
         };
         let id =
-            pools::insert(conn, &pools::NewPool { enterprise_id: enterprise.id, waba_id: waba.get(), name: name.as_str(), name_key: &name.key() })
+            pools::insert(conn, &pools::NewPool { enterprise_id: enterprise.id, waba_id: waba.get(), name: name.as_str(), name_key: name.key() })
                 .map_err(write_conflict)?;
         let pool = pools::find(conn, id)?.ok_or(ServiceError::NotFound)?;
         let mut members: Vec<(i64, i32)> = selection.ids().iter().zip(1..).map(|(n, slot)| (n.get(), slot)).collect();
@@ -501,7 +501,7 @@ pub fn update_pool(conn: &mut DbConnection, actor: &Actor, id: PoolId, version: 
             return Err(ServiceError::invalid("phone_number_ids", "Choose at least one number."));
         };
         let before_numbers: Vec<&str> = slots.iter().map(|m| m.display_phone_number.as_str()).collect();
-        if !pools::update_if_current(conn, pool.id, version, name.as_str(), &name.key()).map_err(write_conflict)? {
+        if !pools::update_if_current(conn, pool.id, version, name.as_str(), name.key()).map_err(write_conflict)? {
             return Err(ServiceError::Stale);
         }
         let removed: Vec<i64> = current.iter().filter(|n| !selection.contains(**n)).map(|n| n.get()).collect();
