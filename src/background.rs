@@ -1,4 +1,5 @@
-//! Background work: the periodic sync of every linked WABA with Meta.
+//! Background work: the periodic sync of every linked WABA with Meta, and
+//! forgetting webhook deliveries older than Meta's redelivery window.
 //! One sync costs two Graph calls per WABA (more for WABAs over 100
 //! numbers); the interval is at least five minutes, far inside Meta's
 //! budget of about 200 management calls an hour per WABA.
@@ -27,6 +28,14 @@ impl SyncLoop {
             ticker.tick().await;
             if let Err(error) = self.sync_all().await {
                 tracing::warn!(error = %error, "background sync failed");
+            }
+            let db = self.db.clone();
+            let pruned =
+                tokio::task::spawn_blocking(move || crate::services::webhooks::prune_deliveries(&mut *db.get()?).map_err(anyhow::Error::from)).await;
+            match pruned {
+                Ok(Ok(count)) => tracing::debug!(count, "remembered webhook deliveries pruned"),
+                Ok(Err(error)) => tracing::warn!(error = %error, "pruning remembered webhook deliveries failed"),
+                Err(error) => tracing::warn!(error = %error, "pruning remembered webhook deliveries failed"),
             }
         }
     }

@@ -301,6 +301,7 @@ where
         let pool = db::connect_pool(&url, 1)?;
         let mut conn = pool.get()?;
         db::run_migrations(&mut conn)?;
+        crate::services::pools::rekey_names_if_pending(&mut conn)?;
         work(&mut conn)
     })
     .await?

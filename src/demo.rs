@@ -227,7 +227,7 @@ fn add_waba(conn: &mut DbConnection, demo: &DemoWaba, keys: &SecretKeys) -> Resu
             },
         )?;
     }
-    wabas::record_sync(conn, waba, demo.name)?;
+    wabas::record_sync(conn, waba, demo.name, "active")?;
     Ok(())
 }
 
@@ -239,7 +239,7 @@ fn add_pool(conn: &mut DbConnection, enterprise: &str, name: &str, members: &[&s
         ids.push((number.id, number.waba_id));
     }
     let waba_id = ids.first().map(|(_, w)| *w).ok_or(ServiceError::NotFound)?;
-    let id = pools::insert(conn, &pools::NewPool { enterprise_id: enterprise, waba_id, name, name_key: &name.to_lowercase() })?;
+    let id = pools::insert(conn, &pools::NewPool { enterprise_id: enterprise, waba_id, name, name_key: &crate::domain::pool_name::key_of(name) })?;
     let pool = pools::find(conn, id)?.ok_or(ServiceError::NotFound)?;
     let slots: Vec<(i64, i32)> = ids.iter().map(|(n, _)| *n).zip(1..).collect();
     pools::insert_members(conn, &pool, &slots)?;

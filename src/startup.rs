@@ -42,6 +42,7 @@ impl Application {
         let (db, writer) = web::block(move || -> anyhow::Result<(DbPool, Option<db::writer::Writer>)> {
             let pool = db::connect_pool(&url, size)?;
             db::run_migrations(&mut *pool.get()?)?;
+            crate::services::pools::rekey_names_if_pending(&mut *pool.get()?)?;
             let writer = if url.backend() == db::Backend::Sqlite { Some(db::writer::Writer::start(&url)?) } else { None };
             Ok((pool, writer))
         })

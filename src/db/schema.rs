@@ -43,6 +43,7 @@ diesel::table! {
         status_changed_at -> Nullable<Timestamp>,
         status_reason -> Nullable<Text>,
         out_of_rotation_until -> Nullable<Timestamp>,
+        status_as_of -> Nullable<Timestamp>,
     }
 }
 
@@ -76,6 +77,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         out_of_rotation_since -> Nullable<Timestamp>,
+        health_as_of -> Nullable<Timestamp>,
     }
 }
 
@@ -229,3 +231,16 @@ diesel::table! {
 diesel::joinable!(messages -> numbers (number_id));
 diesel::allow_tables_to_appear_in_same_query!(messages, numbers);
 diesel::allow_tables_to_appear_in_same_query!(listing_stamp, session_stamp);
+
+diesel::table! {
+    webhook_deliveries (body_sha256) {
+        body_sha256 -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pending_upgrades (name) {
+        name -> Text,
+    }
+}

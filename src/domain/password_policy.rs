@@ -1,5 +1,6 @@
 //! Password rules (OWASP ASVS 5.0 §6.2): 12 to 128 characters, any
-//! characters, no composition rules, not one of the commonly used passwords.
+//! characters, no composition rules, not one of the commonly used passwords,
+//! and not blank or one character repeated (which no dictionary lists).
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -25,6 +26,15 @@ pub enum PasswordProblem {
     Common,
     #[error("The password cannot be your email address.")]
     IsEmail,
+    #[error("The password cannot be only spaces or one character repeated.")]
+    Monotonous,
+}
+
+/// All whitespace, or one character over and over ("            ", "aaaaaaaaaaaa").
+fn is_monotonous(password: &str) -> bool {
+    let mut chars = password.chars();
+    let first = chars.next();
+    password.chars().all(char::is_whitespace) || first.is_some_and(|first| chars.all(|c| c == first))
 }
 
 pub fn check(password: &str, email: &str) -> Result<(), PasswordProblem> {
@@ -34,6 +44,9 @@ pub fn check(password: &str, email: &str) -> Result<(), PasswordProblem> {
     }
     if chars > MAX_CHARS {
         return Err(PasswordProblem::TooLong);
+    }
+    if is_monotonous(password) {
+        return Err(PasswordProblem::Monotonous);
     }
     if password.eq_ignore_ascii_case(email.trim()) {
         return Err(PasswordProblem::IsEmail);
@@ -61,5 +74,25 @@ mod tests {
         assert_eq!(check("Password1234", "a@b.example"), Err(PasswordProblem::Common));
         assert_eq!(check("123456789012", "a@b.example"), Err(PasswordProblem::Common));
         assert_eq!(check("admin@acme.example", "admin@acme.example"), Err(PasswordProblem::IsEmail));
+    }
+
+    #[test]
+    fn blank_and_single_character_passwords_are_refused() {
+        for bad in [" ".repeat(12), "\t \u{a0}\u{3000}".repeat(4), "z".repeat(12), "é".repeat(20), "🔑".repeat(13)] {
+            assert_eq!(check(&bad, "a@b.example"), Err(PasswordProblem::Monotonous), "{bad:?}");
+        }
+        assert_eq!(check("zzzzzzzzzzzy", "a@b.example"), Ok(()));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_one_character_repeated_is_refused(c in proptest::char::any(), n in 12usize..=128) {
+            proptest::prop_assert_eq!(check(&c.to_string().repeat(n), "a@b.example"), Err(PasswordProblem::Monotonous));
+        }
+
+        #[test]
+        fn any_whitespace_only_password_is_refused(s in "[ \t\u{a0}\u{2003}\u{3000}]{12,60}") {
+            proptest::prop_assert_eq!(check(&s, "a@b.example"), Err(PasswordProblem::Monotonous));
+        }
     }
 }

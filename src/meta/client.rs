@@ -45,7 +45,7 @@ impl GraphClient {
 
     /// `GET /{version}/{waba-id}`.
     pub async fn waba(&self, waba_id: &str, token: &SecretString) -> Result<WabaInfo, GraphError> {
-        let query = [("fields", "id,name,currency,timezone_id,message_template_namespace".to_owned())];
+        let query = [("fields", "id,name,currency,timezone_id,message_template_namespace,health_status".to_owned())];
         self.get(waba_id, &query, token).await
     }
 

@@ -15,6 +15,25 @@ pub struct WabaInfo {
     pub timezone_id: Option<String>,
     #[serde(default)]
     pub message_template_namespace: Option<String>,
+    /// Whether Meta lets the WABA send; absent in some answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_status: Option<HealthStatus>,
+}
+
+/// `health_status` of a Graph object: `can_send_message` AVAILABLE, LIMITED or BLOCKED.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+pub struct HealthStatus {
+    #[serde(default)]
+    pub can_send_message: Option<String>,
+}
+
+impl WabaInfo {
+    /// The status a sync gives the WABA: suspended when Meta says it cannot
+    /// send (BLOCKED), active for any other answer Meta gave with the token.
+    pub fn portal_status(&self) -> &'static str {
+        let blocked = self.health_status.as_ref().and_then(|h| h.can_send_message.as_deref()).is_some_and(|c| c.eq_ignore_ascii_case("BLOCKED"));
+        if blocked { "suspended" } else { "active" }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
@@ -120,4 +139,22 @@ pub struct SendContact {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct SentMessage {
     pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(can_send: Option<&str>) -> WabaInfo {
+        let health = can_send.map(|c| serde_json::json!({ "can_send_message": c })).unwrap_or(serde_json::Value::Null);
+        serde_json::from_value(serde_json::json!({ "id": "1", "health_status": health })).unwrap()
+    }
+
+    #[test]
+    fn a_waba_meta_says_is_blocked_is_suspended_and_any_other_answer_is_active() {
+        assert_eq!(info(Some("BLOCKED")).portal_status(), "suspended");
+        for other in [Some("AVAILABLE"), Some("LIMITED"), None] {
+            assert_eq!(info(other).portal_status(), "active", "{other:?}");
+        }
+    }
 }

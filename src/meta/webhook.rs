@@ -13,8 +13,24 @@ pub struct Envelope {
 pub struct Entry {
     /// The WABA id.
     pub id: String,
+    /// When the change happened at Meta, in Unix seconds (a number, or
+    /// digits in a string); read with [`Entry::happened_at`].
+    #[serde(default)]
+    pub time: Option<serde_json::Value>,
     #[serde(default)]
     pub changes: Vec<Change>,
+}
+
+impl Entry {
+    /// The moment Meta dates the change; None when absent or unreadable.
+    pub fn happened_at(&self) -> Option<chrono::NaiveDateTime> {
+        let seconds = match self.time.as_ref()? {
+            serde_json::Value::Number(n) => n.as_i64()?,
+            serde_json::Value::String(s) => s.trim().parse().ok()?,
+            _ => return None,
+        };
+        chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.naive_utc())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +145,19 @@ mod tests {
         assert!(parse(br#"{"object":"page","entry":[]}"#).is_err());
         assert!(parse(b"not json").is_err());
         assert!(parse(br#"{"entry":[]}"#).is_err());
+    }
+
+    #[test]
+    fn an_entry_is_dated_by_its_time_in_seconds_or_not_at_all() {
+        let dated = |time: &str| {
+            parse(format!(r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","time":{time}}}]}}"#).as_bytes()).unwrap().entry[0]
+                .happened_at()
+        };
+        assert_eq!(dated("1763800000").map(|t| t.and_utc().timestamp()), Some(1_763_800_000));
+        assert_eq!(dated("\"1763800000\"").map(|t| t.and_utc().timestamp()), Some(1_763_800_000));
+        assert_eq!(dated("null"), None);
+        assert_eq!(dated("\"soon\""), None);
+        assert_eq!(dated("1e300"), None);
     }
 
     #[test]

@@ -187,7 +187,7 @@ pub fn store_link(
         };
         let created = wabas::store_token(conn, waba.id, enterprise.id, &sealed.ciphertext, &sealed.key_id)?;
         let changes = apply_numbers(conn, Some(actor), enterprise.id, waba.id, &meta.numbers)?;
-        wabas::record_sync(conn, waba.id, &name)?;
+        wabas::record_sync(conn, waba.id, &name, meta.info.portal_status())?;
         audit::record(
             conn,
             &NewAuditEntry {
@@ -318,7 +318,9 @@ pub fn store_sync(conn: &mut DbConnection, actor: Option<&Actor>, target: &SyncT
     write_transaction(conn, |conn| {
         let changed = apply_numbers(conn, actor, target.enterprise.id, target.waba.id, &meta.numbers)?;
         let name = clip(meta.info.name.as_deref().unwrap_or(&target.waba.name), 200);
-        wabas::record_sync(conn, target.waba.id, if name.is_empty() { &target.waba.name } else { &name })?;
+        // Meta's answer is newer than any webhook before it: the WABA takes
+        // the status it shows (see `WabaInfo::portal_status`).
+        wabas::record_sync(conn, target.waba.id, if name.is_empty() { &target.waba.name } else { &name }, meta.info.portal_status())?;
         Ok(changed)
     })
 }

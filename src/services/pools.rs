@@ -182,7 +182,7 @@ pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
     if q.chars().count() > 100 || q.chars().any(char::is_control) {
         return Err(ServiceError::invalid("q", "Search text must be at most 100 characters, without control characters."));
     }
-    filter.name_contains = (!q.is_empty()).then(|| q.clone());
+    filter.name_contains = (!q.is_empty()).then(|| crate::domain::pool_name::key_of(&q));
     let status = query.status.as_deref().map(str::trim).unwrap_or_default().to_owned();
     filter.active = match status.as_str() {
         "" | "all" => None,
@@ -405,7 +405,7 @@ fn check_name(
     except: Option<i64>,
     errors: &mut FieldErrors,
 ) -> Result<(), ServiceError> {
-    if pools::name_taken(conn, enterprise.id, &name.key(), except)? {
+    if pools::name_taken(conn, enterprise.id, name.key(), except)? {
         errors.add("name", format!("{} already has a pool named \u{201c}{}\u{201d}.", enterprise.name, name));
     }
     Ok(())
@@ -452,7 +452,7 @@ pub fn create_pool(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option
             return Err(ServiceError::invalid("phone_number_ids", "Choose at least one number."));
         };
         let id =
-            pools::insert(conn, &pools::NewPool { enterprise_id: enterprise.id, waba_id: waba.get(), name: name.as_str(), name_key: &name.key() })
+            pools::insert(conn, &pools::NewPool { enterprise_id: enterprise.id, waba_id: waba.get(), name: name.as_str(), name_key: name.key() })
                 .map_err(write_conflict)?;
         let pool = pools::find(conn, id)?.ok_or(ServiceError::NotFound)?;
         let mut members: Vec<(i64, i32)> = selection.ids().iter().zip(1..).map(|(n, slot)| (n.get(), slot)).collect();
@@ -501,7 +501,7 @@ pub fn update_pool(conn: &mut DbConnection, actor: &Actor, id: PoolId, version: 
             return Err(ServiceError::invalid("phone_number_ids", "Choose at least one number."));
         };
         let before_numbers: Vec<&str> = slots.iter().map(|m| m.display_phone_number.as_str()).collect();
-        if !pools::update_if_current(conn, pool.id, version, name.as_str(), &name.key()).map_err(write_conflict)? {
+        if !pools::update_if_current(conn, pool.id, version, name.as_str(), name.key()).map_err(write_conflict)? {
             return Err(ServiceError::Stale);
         }
         let removed: Vec<i64> = current.iter().filter(|n| !selection.contains(**n)).map(|n| n.get()).collect();
@@ -654,4 +654,32 @@ fn write_conflict(error: diesel::result::Error) -> ServiceError {
         }
         _ => ServiceError::Database(error),
     }
+}
+
+/// Re-keys the pool names stored before keys were NFKC-normalised, once
+/// after the upgrade that asks for it, in one transaction. Two old names
+/// that now share a key both stay; the later one gets a key of its own
+/// (its key, a U+0001 no name can hold, and its id), and a warning names it.
+pub fn rekey_names_if_pending(conn: &mut DbConnection) -> Result<usize, ServiceError> {
+    write_transaction(conn, |conn| {
+        if !pools::take_pending_upgrade(conn, "pool_name_keys")? {
+            return Ok(0);
+        }
+        let rows = pools::all_name_keys(conn)?;
+        let mut taken: std::collections::HashSet<(i64, String)> = std::collections::HashSet::new();
+        let mut changed = 0;
+        for (id, enterprise_id, name, old_key) in rows {
+            let mut key = crate::domain::pool_name::key_of(&name);
+            if key.chars().count() > crate::domain::pool_name::MAX_KEY_CHARS || taken.contains(&(enterprise_id, key.clone())) {
+                tracing::warn!(pool = id, enterprise = enterprise_id, %name, "pool name looks like another of its enterprise; kept under its own key");
+                key = format!("{}\u{1}{id}", key.chars().take(200).collect::<String>());
+            }
+            if key != old_key {
+                pools::set_name_key(conn, id, &key)?;
+                changed += 1;
+            }
+            taken.insert((enterprise_id, key));
+        }
+        Ok(changed)
+    })
 }

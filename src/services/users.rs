@@ -111,6 +111,9 @@ fn parse_email(raw: &str, errors: &mut FieldErrors) -> Option<String> {
     }
 }
 
+/// The answer for an email some account already uses, in any tenant.
+pub const EMAIL_UNUSABLE: &str = "That email cannot be used; choose another.";
+
 /// Creates an admin or agent in the actor's own enterprise or aggregator.
 pub fn create(conn: &mut DbConnection, actor: &Actor, email: &str, role: &str, password: &SecretString) -> Result<i64, ServiceError> {
     require_super_admin(actor)?;
@@ -124,8 +127,10 @@ pub fn create(conn: &mut DbConnection, actor: &Actor, email: &str, role: &str, p
     let (Some(email), Some(role)) = (email, role) else { return Err(ServiceError::invalid("email", "Enter an email address.")) };
     let hash = hash_password(password)?;
     write_transaction(conn, |conn| {
+        // One answer whether the email is taken here or in another tenant,
+        // so creating users never tells whose addresses exist elsewhere.
         if users::find_by_email(conn, &email)?.is_some() {
-            return Err(ServiceError::invalid("email", "A user with that email already exists."));
+            return Err(ServiceError::invalid("email", EMAIL_UNUSABLE));
         }
         let (enterprise_id, aggregator_id) = scope_columns(actor);
         let id = users::insert(conn, &NewUser { email: &email, password_hash: &hash, role: role.as_str(), enterprise_id, aggregator_id })?;

@@ -1,7 +1,11 @@
 //! Meta's webhooks applied to the portal's state: number health
 //! (`phone_number_quality_update`) and WABA status (`account_update`).
-//! Every change is applied only when it changes something, so Meta's
-//! redeliveries change nothing more and audit nothing twice.
+//! Meta delivers late, out of order and more than once, so a delivery
+//! whose exact bytes were applied before is skipped; an event dated before
+//! the moment the state it would change is known true as of (an event's
+//! time at Meta, or a sync) changes nothing; and a message's status only
+//! moves forward. Every change is applied only when it changes something,
+//! so nothing is audited twice.
 
 use serde_json::json;
 
@@ -13,6 +17,11 @@ use crate::store::audit::{self, NewAuditEntry};
 use crate::store::numbers;
 use crate::store::routing as routing_store;
 use crate::store::wabas::{self, WabaRow};
+use crate::store::webhook_deliveries;
+
+/// How long a delivery's body is remembered: Meta redelivers for up to
+/// seven days; a day more covers clocks and queues.
+pub const REMEMBER_DELIVERIES_FOR: chrono::Duration = chrono::Duration::days(8);
 
 /// What a delivery did, for the log.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,6 +29,37 @@ pub struct Outcome {
     pub applied: usize,
     pub unchanged: usize,
     pub ignored: usize,
+    /// Changes older than the state they would change.
+    pub stale: usize,
+    /// The same bytes were applied before; nothing was read.
+    pub redelivered: bool,
+}
+
+/// What one change did.
+enum Applied {
+    Changed,
+    Unchanged,
+    Ignored,
+    Stale,
+}
+
+impl From<bool> for Applied {
+    fn from(changed: bool) -> Self {
+        if changed { Self::Changed } else { Self::Unchanged }
+    }
+}
+
+/// Whether an event dated `event_at` is older than state known true as of
+/// `state_as_of`. Meta dates events to the second, so the state's moment is
+/// cut to its second: an event of the same second is not older.
+pub fn is_stale(event_at: chrono::NaiveDateTime, state_as_of: Option<chrono::NaiveDateTime>) -> bool {
+    use chrono::Timelike as _;
+    state_as_of.is_some_and(|as_of| event_at < as_of.with_nanosecond(0).unwrap_or(as_of))
+}
+
+/// Forgets deliveries older than [`REMEMBER_DELIVERIES_FOR`]; run periodically.
+pub fn prune_deliveries(conn: &mut DbConnection) -> Result<usize, ServiceError> {
+    Ok(webhook_deliveries::prune(conn, crate::store::now() - REMEMBER_DELIVERIES_FOR)?)
 }
 
 /// The WABA status an `account_update` event leads to; None leaves it as it is.
@@ -51,16 +91,24 @@ pub fn health_after(update: &QualityUpdate, quality: &str, tier: Option<&str>, t
     (quality, tier, throughput)
 }
 
-/// Applies one delivery in one transaction.
-pub fn apply(conn: &mut DbConnection, envelope: &Envelope) -> Result<Outcome, ServiceError> {
+/// Applies one delivery in one transaction; `body_sha256` names its exact
+/// bytes, remembered in the same transaction as the changes they made.
+pub fn apply(conn: &mut DbConnection, envelope: &Envelope, body_sha256: &str) -> Result<Outcome, ServiceError> {
     write_transaction(conn, |conn| {
         let mut outcome = Outcome::default();
+        let received_at = crate::store::now();
+        if !webhook_deliveries::note(conn, body_sha256, received_at)? {
+            outcome.redelivered = true;
+            return Ok(outcome);
+        }
         for entry in &envelope.entry {
             let Some(waba) = wabas::find_by_meta_id(conn, &entry.id)? else {
                 tracing::info!(waba = %entry.id, "webhook for a WABA this portal does not know");
                 outcome.ignored += entry.changes.len();
                 continue;
             };
+            // An entry Meta did not date is taken as happening now.
+            let happened_at = entry.happened_at().unwrap_or(received_at);
             for change in &entry.changes {
                 let result = match change.field.as_str() {
                     "messages" => match serde_json::from_value::<MessagesValue>(change.value.clone()) {
@@ -68,26 +116,27 @@ pub fn apply(conn: &mut DbConnection, envelope: &Envelope) -> Result<Outcome, Se
                         Err(e) => return Err(ServiceError::invalid("payload", format!("messages: {e}"))),
                     },
                     "phone_number_quality_update" => match serde_json::from_value::<QualityUpdate>(change.value.clone()) {
-                        Ok(update) => quality_update(conn, &waba, &update)?,
+                        Ok(update) => quality_update(conn, &waba, &update, happened_at)?,
                         Err(e) => {
                             return Err(ServiceError::invalid("payload", format!("phone_number_quality_update: {e}")));
                         }
                     },
                     "account_update" => match serde_json::from_value::<AccountUpdate>(change.value.clone()) {
-                        Ok(update) => account_update(conn, &waba, &update)?,
+                        Ok(update) => account_update(conn, &waba, &update, happened_at)?,
                         Err(e) => {
                             return Err(ServiceError::invalid("payload", format!("account_update: {e}")));
                         }
                     },
                     other => {
                         tracing::info!(field = %other, waba = %entry.id, "webhook field acknowledged without action");
-                        None
+                        Applied::Ignored
                     }
                 };
                 match result {
-                    Some(true) => outcome.applied += 1,
-                    Some(false) => outcome.unchanged += 1,
-                    None => outcome.ignored += 1,
+                    Applied::Changed => outcome.applied += 1,
+                    Applied::Unchanged => outcome.unchanged += 1,
+                    Applied::Ignored => outcome.ignored += 1,
+                    Applied::Stale => outcome.stale += 1,
                 }
             }
         }
@@ -95,18 +144,28 @@ pub fn apply(conn: &mut DbConnection, envelope: &Envelope) -> Result<Outcome, Se
     })
 }
 
-fn quality_update(conn: &mut DbConnection, waba: &WabaRow, update: &QualityUpdate) -> Result<Option<bool>, ServiceError> {
+fn quality_update(
+    conn: &mut DbConnection,
+    waba: &WabaRow,
+    update: &QualityUpdate,
+    happened_at: chrono::NaiveDateTime,
+) -> Result<Applied, ServiceError> {
     let wanted = format!("+{}", digits(&update.display_phone_number));
     let Some(number) = numbers::find_in_waba_by_e164(conn, waba.id, &wanted)? else {
         tracing::info!(waba = %waba.meta_waba_id, "quality update for a number this portal does not know");
-        return Ok(None);
+        return Ok(Applied::Ignored);
     };
+    if is_stale(happened_at, numbers::health_as_of(conn, number.id)?) {
+        tracing::info!(number = %number.phone_number_id, event = ?update.event, %happened_at, "quality update older than the number's health ignored");
+        return Ok(Applied::Stale);
+    }
     let (quality, tier, throughput) =
         health_after(update, &number.quality_rating, number.messaging_limit_tier.as_deref(), number.throughput_level.as_deref());
     if quality == number.quality_rating && tier == number.messaging_limit_tier && throughput == number.throughput_level {
-        return Ok(Some(false));
+        numbers::confirm_health(conn, number.id, happened_at)?;
+        return Ok(Applied::Unchanged);
     }
-    numbers::set_health(conn, number.id, &quality, tier.as_deref(), throughput.as_deref())?;
+    numbers::set_health(conn, number.id, &quality, tier.as_deref(), throughput.as_deref(), happened_at)?;
     audit::record(
         conn,
         &NewAuditEntry {
@@ -121,16 +180,16 @@ fn quality_update(conn: &mut DbConnection, waba: &WabaRow, update: &QualityUpdat
             ..NewAuditEntry::default()
         },
     )?;
-    Ok(Some(true))
+    Ok(Applied::Changed)
 }
 
 /// Inbound messages open the 24-hour service window for (number, user) and
 /// refresh the sticky sender; statuses update the send log, and a failure
 /// with a number-level code cools the member down as the send path does.
-fn messages(conn: &mut DbConnection, waba: &WabaRow, value: &MessagesValue) -> Result<Option<bool>, ServiceError> {
+fn messages(conn: &mut DbConnection, waba: &WabaRow, value: &MessagesValue) -> Result<Applied, ServiceError> {
     let Some(number) = numbers::find_by_phone_number_id(conn, &value.metadata.phone_number_id)?.filter(|n| n.waba_id == waba.id) else {
         tracing::info!(waba = %waba.meta_waba_id, "messages webhook for a number this portal does not know");
-        return Ok(None);
+        return Ok(Applied::Ignored);
     };
     let mut changed = false;
     for inbound in &value.messages {
@@ -152,10 +211,12 @@ fn messages(conn: &mut DbConnection, waba: &WabaRow, value: &MessagesValue) -> R
             "sent" | "delivered" | "read" | "failed" => status.status.as_str(),
             _ => continue,
         };
-        if routing_store::set_status_by_wamid(conn, &status.id, wanted, code)? > 0 {
-            changed = true;
-        }
-        if wanted == "failed"
+        // A status that does not move the message forward changes nothing,
+        // and cools nothing down.
+        let moved = routing_store::set_status_by_wamid(conn, &status.id, wanted, code)? > 0;
+        changed |= moved;
+        if moved
+            && wanted == "failed"
             && classify(code, None) == ErrorClass::CoolDownMember
             && let Some(pool_id) = crate::store::pools::pool_of_number(conn, number.id)?
         {
@@ -167,18 +228,26 @@ fn messages(conn: &mut DbConnection, waba: &WabaRow, value: &MessagesValue) -> R
             )?;
         }
     }
-    Ok(Some(changed))
+    Ok(changed.into())
 }
 
-fn account_update(conn: &mut DbConnection, waba: &WabaRow, update: &AccountUpdate) -> Result<Option<bool>, ServiceError> {
+fn account_update(
+    conn: &mut DbConnection,
+    waba: &WabaRow,
+    update: &AccountUpdate,
+    happened_at: chrono::NaiveDateTime,
+) -> Result<Applied, ServiceError> {
     let Some(status) = status_after(&update.event) else {
         tracing::info!(event = %update.event, waba = %waba.meta_waba_id, "account update acknowledged without action");
-        return Ok(None);
+        return Ok(Applied::Ignored);
     };
-    if waba.status == status {
-        return Ok(Some(false));
+    if is_stale(happened_at, waba.status_as_of) {
+        tracing::info!(event = %update.event, waba = %waba.meta_waba_id, %happened_at, "account update older than the WABA's status ignored");
+        return Ok(Applied::Stale);
     }
-    wabas::set_status(conn, waba.id, status, Some(&update.event))?;
+    if !wabas::set_status_as_of(conn, waba.id, status, Some(&update.event), happened_at)? {
+        return Ok(Applied::Unchanged);
+    }
     let linked = wabas::linked_enterprises(conn, waba.id)?;
     for enterprise_id in linked {
         audit::record(
@@ -196,7 +265,7 @@ fn account_update(conn: &mut DbConnection, waba: &WabaRow, update: &AccountUpdat
             },
         )?;
     }
-    Ok(Some(true))
+    Ok(Applied::Changed)
 }
 
 #[cfg(test)]
@@ -234,5 +303,15 @@ mod tests {
         }
         assert_eq!(status_after("ACCOUNT_RECONNECTED"), Some("active"));
         assert_eq!(status_after("PARTNER_ADDED"), None);
+    }
+
+    #[test]
+    fn only_an_event_older_than_the_state_is_stale() {
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap().naive_utc();
+        assert!(is_stale(at(99), Some(at(100))));
+        assert!(!is_stale(at(100), Some(at(100))), "the same second is not older");
+        assert!(!is_stale(at(100), Some(at(100) + chrono::Duration::milliseconds(900))), "nor is the start of that second");
+        assert!(!is_stale(at(101), Some(at(100))));
+        assert!(!is_stale(at(1), None), "state of no known age takes any event");
     }
 }

@@ -91,14 +91,15 @@ fixed_statement! {
 
 fixed_statement! {
     /// A delivery status from Meta, by wamid. Meta may deliver statuses out
-    /// of order; a message never moves back: sent, then delivered or
-    /// failed, then read.
+    /// of order and more than once; a message only moves forward: sent,
+    /// then delivered, then read, and failed (from sent or delivered) is
+    /// final. A status that would not move it forward changes nothing.
     pub struct SetStatusByWamid { pub wamid: &'a str, pub status: &'a str, pub error_code: &'a Option<i64>, pub at: &'a chrono::NaiveDateTime }
     sql: [
         "UPDATE messages SET status = ", (status as Text), ", error_code = ", (error_code as Nullable<BigInt>),
         ", updated_at = ", (at as Timestamp), " WHERE wamid = ", (wamid as Text),
-        " AND (CASE status WHEN 'read' THEN 3 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 1 END)",
-        " <= (CASE ", (status as Text), " WHEN 'read' THEN 3 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 1 END)",
+        " AND (CASE status WHEN 'read' THEN 3 WHEN 'failed' THEN 3 WHEN 'delivered' THEN 2 ELSE 1 END)",
+        " < (CASE ", (status as Text), " WHEN 'read' THEN 3 WHEN 'failed' THEN 3 WHEN 'delivered' THEN 2 ELSE 1 END)",
     ]
 }
 
@@ -115,5 +116,14 @@ fixed_statement! {
     sql: [
         "UPDATE pools SET name = ", (name as Text), ", name_key = ", (name_key as Text), ", version = ", (next_version as BigInt),
         ", updated_at = ", (at as Timestamp), " WHERE id = ", (id as BigInt), " AND version = ", (expected_version as BigInt),
+    ]
+}
+
+fixed_statement! {
+    /// Remembers a webhook delivery's body; a body remembered before inserts nothing.
+    pub struct NoteWebhookDelivery { pub body_sha256: &'a str, pub at: &'a chrono::NaiveDateTime }
+    sql: [
+        "INSERT INTO webhook_deliveries (body_sha256, received_at) VALUES (", (body_sha256 as Text), ", ", (at as Timestamp),
+        ") ON CONFLICT DO NOTHING",
     ]
 }

@@ -17,6 +17,7 @@ pub mod routing;
 pub mod stamps;
 pub mod users;
 pub mod wabas;
+pub mod webhook_deliveries;
 
 /// The current time as stored: UTC without a zone, cut to the microsecond
 /// so that a value reads back equal on PostgreSQL and SQLite.

@@ -67,6 +67,7 @@ pub fn insert(conn: &mut DbConnection, number: &NewNumber<'_>) -> QueryResult<i6
             numbers::messaging_limit_tier.eq(number.messaging_limit_tier),
             numbers::throughput_level.eq(number.throughput_level),
             numbers::last_synced_at.eq(Some(now)),
+            numbers::health_as_of.eq(Some(now)),
             numbers::created_at.eq(now),
             numbers::updated_at.eq(now),
         ))
@@ -202,6 +203,7 @@ pub fn update_from_meta(conn: &mut DbConnection, id: i64, fields: &MetaFields<'_
             numbers::messaging_limit_tier.eq(fields.messaging_limit_tier),
             numbers::throughput_level.eq(fields.throughput_level),
             numbers::last_synced_at.eq(Some(now)),
+            numbers::health_as_of.eq(Some(now)),
             numbers::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -231,6 +233,7 @@ pub fn insert_from_meta(
             numbers::messaging_limit_tier.eq(fields.messaging_limit_tier),
             numbers::throughput_level.eq(fields.throughput_level),
             numbers::last_synced_at.eq(Some(now)),
+            numbers::health_as_of.eq(Some(now)),
             numbers::created_at.eq(now),
             numbers::updated_at.eq(now),
         ))
@@ -285,22 +288,35 @@ pub fn find_in_waba_by_e164(conn: &mut DbConnection, waba_id: i64, e164: &str) -
 }
 
 /// Stores the health Meta reported for a number.
+/// Stores a number's health from a webhook event dated `as_of`.
 pub fn set_health(
     conn: &mut DbConnection,
     id: i64,
     quality_rating: &str,
     messaging_limit_tier: Option<&str>,
     throughput_level: Option<&str>,
+    as_of: chrono::NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(numbers::table.find(id))
         .set((
             numbers::quality_rating.eq(quality_rating),
             numbers::messaging_limit_tier.eq(messaging_limit_tier),
             numbers::throughput_level.eq(throughput_level),
+            numbers::health_as_of.eq(Some(as_of)),
             numbers::updated_at.eq(super::now()),
         ))
         .execute(conn)?;
     refresh_rotation_since(conn, id)
+}
+
+/// The moment a number's health is known true as of (see `set_health`).
+pub fn health_as_of(conn: &mut DbConnection, id: i64) -> QueryResult<Option<chrono::NaiveDateTime>> {
+    numbers::table.find(id).select(numbers::health_as_of).get_result(conn)
+}
+
+/// Notes that an event dated `as_of` confirmed the health already stored.
+pub fn confirm_health(conn: &mut DbConnection, id: i64, as_of: chrono::NaiveDateTime) -> QueryResult<()> {
+    diesel::update(numbers::table.find(id)).set(numbers::health_as_of.eq(Some(as_of))).execute(conn).map(|_| ())
 }
 
 /// Keeps `out_of_rotation_since` in step with the number's state: set when

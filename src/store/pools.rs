@@ -256,6 +256,23 @@ pub fn pool_of_number(conn: &mut DbConnection, number_id: i64) -> QueryResult<Op
     pool_members::table.filter(pool_members::number_id.eq(number_id)).select(pool_members::pool_id).get_result(conn).optional()
 }
 
+/// Every pool's id, enterprise, name and name key, by id: for re-keying names.
+pub fn all_name_keys(conn: &mut DbConnection) -> QueryResult<Vec<(i64, i64, String, String)>> {
+    pools::table.order(pools::id.asc()).select((pools::id, pools::enterprise_id, pools::name, pools::name_key)).load(conn)
+}
+
+/// Replaces one pool's name key.
+pub fn set_name_key(conn: &mut DbConnection, id: i64, name_key: &str) -> QueryResult<()> {
+    diesel::update(pools::table.find(id)).set(pools::name_key.eq(name_key)).execute(conn).map(|_| ())
+}
+
+/// Takes a one-off upgrade step left by a migration; answers whether it
+/// was still pending (so exactly one instance of many does it).
+pub fn take_pending_upgrade(conn: &mut DbConnection, name: &str) -> QueryResult<bool> {
+    use crate::db::schema::pending_upgrades;
+    diesel::delete(pending_upgrades::table.filter(pending_upgrades::name.eq(name))).execute(conn).map(|taken| taken > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{BATCH, each_of};

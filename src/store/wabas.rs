@@ -14,6 +14,9 @@ pub struct WabaRow {
     pub name: String,
     pub status: String,
     pub last_synced_at: Option<chrono::NaiveDateTime>,
+    /// The moment the status is known true as of: the Meta time of the
+    /// event that set it, or the sync that read it.
+    pub status_as_of: Option<chrono::NaiveDateTime>,
 }
 
 pub struct NewWaba<'a> {
@@ -30,6 +33,7 @@ pub fn insert(conn: &mut DbConnection, waba: &NewWaba<'_>) -> QueryResult<i64> {
             wabas::business_id.eq(waba.business_id),
             wabas::name.eq(waba.name),
             wabas::status.eq(waba.status),
+            wabas::status_as_of.eq(Some(super::now())),
             wabas::created_at.eq(super::now()),
         ))
         .returning(wabas::id)
@@ -63,12 +67,16 @@ pub fn find_by_meta_id(conn: &mut DbConnection, meta_waba_id: &str) -> QueryResu
     wabas::table.filter(wabas::meta_waba_id.eq(meta_waba_id)).select(WabaRow::as_select()).get_result(conn).optional()
 }
 
-/// Refreshes what Meta says of a WABA and marks it synced; a WABA that
-/// needed reconnecting is active again (a suspension stays until Meta lifts it).
-pub fn record_sync(conn: &mut DbConnection, id: i64, name: &str) -> QueryResult<()> {
-    diesel::update(wabas::table.find(id)).set((wabas::name.eq(name), wabas::last_synced_at.eq(Some(super::now())))).execute(conn)?;
-    diesel::update(wabas::table.find(id).filter(wabas::status.eq_any(["reconnect_needed", "pending"])))
-        .set((wabas::status.eq("active"), wabas::status_changed_at.eq(Some(super::now())), wabas::status_reason.eq(None::<String>)))
+/// Stores what a sync read from Meta: the name, and the status Meta's
+/// answer shows, known true as of now, so older webhooks change nothing.
+pub fn record_sync(conn: &mut DbConnection, id: i64, name: &str, status: &str) -> QueryResult<()> {
+    let now = super::now();
+    diesel::update(wabas::table.find(id))
+        .set((wabas::name.eq(name), wabas::last_synced_at.eq(Some(now)), wabas::status_as_of.eq(Some(now))))
+        .execute(conn)?;
+    let reason = (status != "active").then_some("Meta reports the WABA cannot send");
+    diesel::update(wabas::table.find(id).filter(wabas::status.ne(status)))
+        .set((wabas::status.eq(status), wabas::status_changed_at.eq(Some(now)), wabas::status_reason.eq(reason)))
         .execute(conn)
         .map(|_| ())
 }
@@ -79,6 +87,23 @@ pub fn set_status(conn: &mut DbConnection, id: i64, status: &str, reason: Option
         .set((wabas::status.eq(status), wabas::status_changed_at.eq(Some(super::now())), wabas::status_reason.eq(reason)))
         .execute(conn)
         .map(|_| ())
+}
+
+/// Applies the status a webhook event dated `as_of` leads to; answers
+/// whether the status changed. The caller has checked the event is not older.
+pub fn set_status_as_of(conn: &mut DbConnection, id: i64, status: &str, reason: Option<&str>, as_of: chrono::NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(wabas::table.find(id).filter(wabas::status.ne(status)))
+        .set((
+            wabas::status.eq(status),
+            wabas::status_changed_at.eq(Some(super::now())),
+            wabas::status_reason.eq(reason),
+            wabas::status_as_of.eq(Some(as_of)),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        diesel::update(wabas::table.find(id)).set(wabas::status_as_of.eq(Some(as_of))).execute(conn)?;
+    }
+    Ok(changed > 0)
 }
 
 /// A WABA's link to one enterprise, with the sealed token.

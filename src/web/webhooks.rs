@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use futures_util::StreamExt as _;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use super::AppState;
@@ -73,10 +74,18 @@ pub async fn receive(req: HttpRequest, state: web::Data<AppState>, mut payload: 
             return plain(StatusCode::BAD_REQUEST, "not a WhatsApp Business Account payload");
         }
     };
-    let result = state.write(move |conn| Ok(service::apply(conn, &envelope))).await;
+    let body_sha256 = hex::encode(Sha256::digest(&body));
+    let result = state.write(move |conn| Ok(service::apply(conn, &envelope, &body_sha256))).await;
     match result {
         Ok(Ok(outcome)) => {
-            tracing::info!(applied = outcome.applied, unchanged = outcome.unchanged, ignored = outcome.ignored, "webhook applied");
+            tracing::info!(
+                applied = outcome.applied,
+                unchanged = outcome.unchanged,
+                ignored = outcome.ignored,
+                stale = outcome.stale,
+                redelivered = outcome.redelivered,
+                "webhook applied"
+            );
             plain(StatusCode::OK, "EVENT_RECEIVED")
         }
         Ok(Err(ServiceError::Invalid(errors))) => {

@@ -113,7 +113,7 @@ async fn a_free_form_message_without_a_service_window_asks_for_a_template_and_an
         "contacts": [{ "profile": { "name": "Ada" }, "wa_id": "447700900021" }],
         "messages": [{ "from": "447700900021", "id": "wamid.IN1", "timestamp": chrono::Utc::now().timestamp().to_string(), "type": "text", "text": { "body": "hi" } }]
     } }] }] });
-    app.with_db(move |c| wabapool::services::webhooks::apply(c, &serde_json::from_value(inbound).unwrap()).unwrap()).await;
+    app.with_db(move |c| wabapool::services::webhooks::apply(c, &serde_json::from_value(inbound).unwrap(), "routing-test-inbound").unwrap()).await;
 
     let (status, body) = app.send(&key, pool, text("447700900021"), None).await;
     assert_eq!(status, 201, "{body}");

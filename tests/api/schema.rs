@@ -116,7 +116,8 @@ fn parse(sql: &str) -> Schema {
             schema.triggers.insert(name.to_owned(), normalise(event));
         } else if statement.starts_with("CREATE FUNCTION ") {
             // A PostgreSQL trigger's body; SQLite has no functions to match.
-        } else if statement.starts_with("INSERT INTO ") {
+        } else if statement.starts_with("INSERT INTO ") || statement.starts_with("UPDATE ") {
+            // Seeded rows and backfills of existing ones must agree too.
             schema.rows.insert(normalise(&statement));
         } else if let Some(rest) = statement.strip_prefix("CREATE TABLE ") {
             let (name, body) = rest.split_once(" (").unwrap_or_else(|| panic!("unreadable: {statement}"));
