@@ -222,3 +222,13 @@ diesel::table! {
 diesel::joinable!(messages -> numbers (number_id));
 diesel::allow_tables_to_appear_in_same_query!(messages, numbers);
 diesel::allow_tables_to_appear_in_same_query!(listing_stamp, session_stamp);
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}

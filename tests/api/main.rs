@@ -20,6 +20,7 @@ mod roles;
 mod routing;
 mod schema;
 mod session_changes;
+mod session_end;
 mod tenancy;
 mod throttle;
 mod webhooks;
