@@ -6,7 +6,8 @@
 use super::session_cache::{KeptSession, SessionCache};
 use super::{Actor, ServiceError};
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::{Role, Scope, UserId, throttle};
+use crate::domain::throttle::{self, FailureAudit};
+use crate::domain::{Role, Scope, UserId};
 use crate::security::password::Verified;
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::login_failures;
@@ -73,6 +74,8 @@ pub struct LoginAttempt {
     email: String,
     since: chrono::NaiveDateTime,
     client_ip: Option<String>,
+    /// The client address's failures in the window, when the address is known.
+    address_failures: Option<i64>,
     allowed: bool,
     user: Option<UserRow>,
 }
@@ -106,10 +109,11 @@ pub fn begin_login(conn: &mut DbConnection, email: &str, client_ip: Option<Strin
         Some(ip) => Some(login_failures::for_client(conn, ip, since)?),
         None => None,
     };
-    let allowed = throttle::attempt_allowed(by_account.count, by_account.latest, now)
-        && by_client.as_ref().is_none_or(|c| throttle::attempt_allowed(c.count, c.latest, now));
+    let allowed = throttle::attempt_allowed(throttle::PER_ACCOUNT, by_account.count, by_account.latest, now)
+        && by_client.as_ref().is_none_or(|c| throttle::attempt_allowed(throttle::PER_ADDRESS, c.count, c.latest, now));
     let user = users::find_by_email(conn, &email)?;
-    Ok(LoginAttempt { email, since, client_ip, allowed, user })
+    let address_failures = by_client.map(|c| c.count);
+    Ok(LoginAttempt { email, since, client_ip, address_failures, allowed, user })
 }
 
 /// Second half: records the outcome of the password check (failures for
@@ -123,7 +127,16 @@ pub fn finish_login(
     policy: SessionPolicy,
 ) -> Result<Option<SignedIn>, ServiceError> {
     let ok = attempt.signs_in_on_match() && verified.matches;
-    let LoginAttempt { email, since, client_ip, allowed, user } = attempt;
+    let LoginAttempt { email, since, client_ip, address_failures, allowed, user } = attempt;
+    // A burst of failures from one address is audited once, not once an attempt.
+    let audit = match (ok, address_failures) {
+        (false, Some(failures)) => throttle::failure_audit(failures, allowed),
+        _ => FailureAudit::Each,
+    };
+    let after = match audit {
+        FailureAudit::BurstStarts => Some(serde_json::json!({ "burst": true, "window_minutes": throttle::WINDOW_MINUTES })),
+        _ => (!allowed).then(|| serde_json::json!({ "throttled": true })),
+    };
     let entry = NewAuditEntry {
         actor_user_id: user.as_ref().map(|u| u.id),
         actor_email: Some(email.clone()),
@@ -131,7 +144,7 @@ pub fn finish_login(
         action: if ok { "login.success" } else { "login.failure" },
         subject_type: "user",
         subject_id: user.as_ref().map(|u| u.id.to_string()),
-        after: (!allowed).then(|| serde_json::json!({ "throttled": true })),
+        after,
         client_ip: client_ip.clone(),
         ..NewAuditEntry::default()
     };
@@ -152,7 +165,7 @@ pub fn finish_login(
             login_failures::record(conn, &email, client_ip.as_deref())?;
             login_failures::prune(conn, since)?;
         }
-        audit::record(conn, &entry)
+        if audit == FailureAudit::InBurst { Ok(()) } else { audit::record(conn, &entry) }
     })?;
     Ok(match (ok, user) {
         (true, Some(user)) => Some(SignedIn {
@@ -318,6 +331,7 @@ mod tests {
             email: "admin@acme.example".to_owned(),
             since: chrono::NaiveDateTime::default(),
             client_ip: None,
+            address_failures: None,
             allowed,
             user: user.map(|disabled| UserRow {
                 id: 1,
