@@ -35,7 +35,8 @@ pub fn attempt_allowed(limits: Limits, failures: i64, latest: Option<NaiveDateTi
         return true;
     }
     let max = limits.max_delay_seconds;
-    let wait = 1_i64.checked_shl((failures - DELAY_AFTER) as u32).unwrap_or(max).min(max);
+    // Capped before shifting: a shift of 63 would turn the wait negative.
+    let wait = (1_i64 << (failures - DELAY_AFTER).min(62)).min(max);
     latest.is_none_or(|at| now - at >= Duration::seconds(wait))
 }
 
