@@ -100,10 +100,12 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, session:
 /// refused on every instance, and clears the cookie.
 #[post("/logout")]
 pub async fn logout(req: HttpRequest, state: web::Data<AppState>, session: Session, _form: FormPost) -> Result<HttpResponse, AppError> {
-    if let Some(id) = session_id(&session) {
+    // The cookie is cleared even if ending the row fails (that failure is answered and logged).
+    let id = session_id(&session);
+    session.purge();
+    if let Some(id) = id {
         state.run(move |conn| Ok(end_session(conn, &id)?)).await?;
     }
-    session.purge();
     Ok(htmx::see_other(&req, "/login"))
 }
 
