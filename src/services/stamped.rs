@@ -25,7 +25,11 @@ impl<K: Eq + Hash, V: Clone, const CAPACITY: usize> Stamped<K, V, CAPACITY> {
     }
 
     /// The value kept for `key`, if it was read under `stamp`.
-    pub fn get(&self, key: &K, stamp: i64) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q, stamp: i64) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         self.entries().get(key).filter(|(kept, _)| *kept == stamp).map(|(_, value)| value.clone())
     }
 

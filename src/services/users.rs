@@ -12,6 +12,7 @@ use crate::domain::password_policy;
 use crate::domain::{Role, Scope};
 use crate::security::password::{PasswordHasher, hash_password};
 use crate::store::audit::{self, NewAuditEntry};
+use crate::store::sessions;
 use crate::store::users::{self, NewUser, UserRow};
 
 fn require_super_admin(actor: &Actor) -> Result<(), ServiceError> {
@@ -166,6 +167,7 @@ pub fn set_disabled(conn: &mut DbConnection, actor: &Actor, id: i64, disabled: b
         let user = manageable(conn, actor, id)?;
         if user.disabled != disabled {
             users::set_disabled(conn, user.id, disabled)?;
+            sessions::end_for_user(conn, user.id, None)?;
             let mut audit_entry = entry(actor, if disabled { "user.disable" } else { "user.enable" }, &user);
             audit_entry.before = Some(json!({ "disabled": user.disabled }));
             audit_entry.after = Some(json!({ "disabled": disabled }));
@@ -184,6 +186,7 @@ pub fn reset_password(conn: &mut DbConnection, actor: &Actor, id: i64, password:
     let hash = hash_password(password)?;
     write_transaction(conn, |conn| {
         users::set_password_hash(conn, user.id, &hash)?;
+        sessions::end_for_user(conn, user.id, None)?;
         audit::record(conn, &entry(actor, "user.password_reset", &user))?;
         Ok(user.clone())
     })
@@ -197,6 +200,7 @@ pub fn change_own_password(
     actor: &Actor,
     current: &SecretString,
     new: &SecretString,
+    this_session: Option<&str>,
 ) -> Result<i64, ServiceError> {
     let user = users::find(conn, actor.user_id.get())?.ok_or(ServiceError::NotFound)?;
     let mut errors = FieldErrors::default();
@@ -210,6 +214,7 @@ pub fn change_own_password(
     let hash = hash_password(new)?;
     write_transaction(conn, |conn| {
         let epoch = users::set_password_hash(conn, user.id, &hash)?;
+        sessions::end_for_user(conn, user.id, this_session)?;
         audit::record(conn, &entry(actor, "user.password_change", &user))?;
         Ok(epoch)
     })

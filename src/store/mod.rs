@@ -14,6 +14,7 @@ pub mod numbers;
 pub mod orgs;
 pub mod pools;
 pub mod routing;
+pub mod sessions;
 pub mod stamps;
 pub mod users;
 pub mod wabas;

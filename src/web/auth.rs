@@ -7,10 +7,10 @@ use askama::Template;
 use secrecy::SecretString;
 
 use super::form::FormPost;
-use super::session::{CurrentUser, csrf_token, sign_in};
+use super::session::{CurrentUser, csrf_token, session_id, sign_in};
 use super::{AppState, htmx, render};
 use crate::error::AppError;
-use crate::services::auth::{LOGIN_FAILED, begin_login, end_every_session, finish_login};
+use crate::services::auth::{LOGIN_FAILED, begin_login, end_every_session, end_session, finish_login};
 
 pub const HOME: &str = "/channels/whatsapp/pools";
 
@@ -71,7 +71,17 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, session:
     // connection waits on argon2.
     let attempt = state.run(move |conn| Ok(begin_login(conn, &typed, client_ip)?)).await?;
     let verified = state.hasher.verify(attempt.stored_hash(), password, attempt.signs_in_on_match()).await;
-    let signed_in = state.run(move |conn| Ok(finish_login(conn, attempt, verified)?)).await?;
+    let (policy, previous) = (state.sessions, session_id(&session));
+    let signed_in = state
+        .run(move |conn| {
+            let signed_in = finish_login(conn, attempt, verified, policy)?;
+            // Signing in again in the same browser ends the session it had.
+            if let (Some(_), Some(previous)) = (&signed_in, previous) {
+                end_session(conn, &previous)?;
+            }
+            Ok(signed_in)
+        })
+        .await?;
     match signed_in {
         Some(user) => {
             sign_in(&session, &user)?;
@@ -86,10 +96,17 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, session:
     }
 }
 
+/// Ends this session on the server, so that a copy of its cookie is
+/// refused on every instance, and clears the cookie.
 #[post("/logout")]
-pub async fn logout(req: HttpRequest, session: Session, _form: FormPost) -> HttpResponse {
+pub async fn logout(req: HttpRequest, state: web::Data<AppState>, session: Session, _form: FormPost) -> Result<HttpResponse, AppError> {
+    // The cookie is cleared even if ending the row fails (that failure is answered and logged).
+    let id = session_id(&session);
     session.purge();
-    htmx::see_other(&req, "/login")
+    if let Some(id) = id {
+        state.run(move |conn| Ok(end_session(conn, &id)?)).await?;
+    }
+    Ok(htmx::see_other(&req, "/login"))
 }
 
 /// Ends every session of the signed-in user, on every instance.

@@ -118,9 +118,11 @@ pub async fn index(state: web::Data<AppState>, signed_in: SignedInSession, query
     // blocking pool.
     let quick = state.try_quick(|conn| {
         let stamps = service::listing_and_session_stamps(conn)?;
-        match claims.load_at(conn, stamps.session)? {
-            None => Ok(Some(None)),
-            Some(user) => Ok(service::cached_listing(&cache, &user.actor, &query, stamps.listing)?.map(|listing| Some((user, listing)))),
+        match claims.load_without_writing(conn, stamps.session)? {
+            // The session's last sight is due to be written: not on this worker.
+            None => Ok(None),
+            Some(None) => Ok(Some(None)),
+            Some(Some(user)) => Ok(service::cached_listing(&cache, &user.actor, &query, stamps.listing)?.map(|listing| Some((user, listing)))),
         }
     })?;
     let visit = match quick {

@@ -14,22 +14,17 @@ use super::AppState;
 use crate::error::AppError;
 use crate::security::csrf;
 use crate::services::Actor;
-use crate::services::auth::{SessionUser, SignedIn, session_user, session_user_at};
+pub use crate::services::auth::SessionPolicy;
+use crate::services::auth::{SessionCheck, SessionKey, SessionUser, SignedIn, session_user, session_user_at};
 use crate::services::session_cache::SessionCache;
 
 const USER_ID: &str = "uid";
+const SESSION_ID: &str = "sid";
 const EPOCH: &str = "epoch";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 const SIGNED_IN_AT: &str = "since";
 const SEEN_AT: &str = "seen";
-
-/// How long sessions last: idle and absolute limits (ASVS 7.3).
-#[derive(Debug, Clone, Copy)]
-pub struct SessionPolicy {
-    pub idle: std::time::Duration,
-    pub absolute: std::time::Duration,
-}
 
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -56,6 +51,7 @@ pub fn sign_in(session: &Session, user: &SignedIn) -> Result<(), AppError> {
     session.clear();
     let stored = session
         .insert(USER_ID, user.user_id.get())
+        .and_then(|()| session.insert(SESSION_ID, &user.session_id))
         .and_then(|()| session.insert(EPOCH, user.session_epoch))
         .and_then(|()| session.insert(CSRF, csrf::new_token()))
         .and_then(|()| session.insert(SIGNED_IN_AT, unix_now()))
@@ -68,6 +64,11 @@ pub fn sign_in(session: &Session, user: &SignedIn) -> Result<(), AppError> {
 pub fn keep_session_at_epoch(session: &Session, epoch: i64) {
     session.renew();
     let _ = session.insert(EPOCH, epoch);
+}
+
+/// The id of the session's row, if it is signed in.
+pub fn session_id(session: &Session) -> Option<String> {
+    session.get::<String>(SESSION_ID).ok().flatten()
 }
 
 /// A one-shot message shown on the next page.
@@ -107,8 +108,9 @@ pub fn take_flash(session: &Session) -> Option<Flash> {
     flash
 }
 
-/// The signed-in user, loaded from the database on every request so that a
-/// disabled user or a newer session epoch takes effect at once. Signed-out
+/// The signed-in user, checked against the database on every request so
+/// that an ended session, a disabled user or a newer session epoch takes
+/// effect at once. Signed-out
 /// requests are sent to the login page with `next` set to where they were going.
 pub struct CurrentUser {
     pub actor: Actor,
@@ -138,23 +140,38 @@ pub struct SignedInSession {
 /// with the instance's signed-in users kept in memory.
 #[derive(Debug, Clone)]
 pub struct SessionClaims {
-    user_id: i64,
-    epoch: i64,
+    key: SessionKey,
+    policy: SessionPolicy,
     client_ip: Option<String>,
     kept: Arc<SessionCache>,
 }
 
 impl SessionClaims {
-    /// The user, if they still exist, are enabled and the session is of their current epoch.
+    /// The user, if the session is live, they still exist, are enabled and
+    /// the session is of their current epoch.
     pub fn load(&self, conn: &mut crate::db::DbConnection) -> Result<Option<SessionUser>, AppError> {
-        let found = session_user(conn, &self.kept, self.user_id, self.epoch)?;
+        let found = session_user(conn, &self.kept, &self.key, self.policy)?;
         Ok(self.for_this_request(found))
     }
 
     /// [`load`](Self::load) under `stamp`, the session stamp just read.
     pub fn load_at(&self, conn: &mut crate::db::DbConnection, stamp: i64) -> Result<Option<SessionUser>, AppError> {
-        let found = session_user_at(conn, &self.kept, self.user_id, self.epoch, stamp)?;
+        let found = match session_user_at(conn, &self.kept, &self.key, self.policy, stamp, true)? {
+            SessionCheck::SignedIn(user) => Some(user),
+            SessionCheck::Ended | SessionCheck::TouchDue => None,
+        };
         Ok(self.for_this_request(found))
+    }
+
+    /// [`load_at`](Self::load_at) without writing: None when the session's
+    /// `last_seen_at` is due to be written, which the caller then does off
+    /// the async workers.
+    pub fn load_without_writing(&self, conn: &mut crate::db::DbConnection, stamp: i64) -> Result<Option<Option<SessionUser>>, AppError> {
+        Ok(match session_user_at(conn, &self.kept, &self.key, self.policy, stamp, false)? {
+            SessionCheck::SignedIn(user) => Some(self.for_this_request(Some(user))),
+            SessionCheck::Ended => Some(None),
+            SessionCheck::TouchDue => None,
+        })
     }
 
     fn for_this_request(&self, found: Option<SessionUser>) -> Option<SessionUser> {
@@ -188,7 +205,7 @@ impl SignedInSession {
             "" => req.path().to_owned(),
             q => format!("{}?{}", req.path(), q),
         };
-        let Some(user_id) = session.get::<i64>(USER_ID).ok().flatten() else {
+        let (Some(user_id), Some(id)) = (session.get::<i64>(USER_ID).ok().flatten(), session_id(&session)) else {
             return Err(AppError::SignedOut { next });
         };
         let epoch = session.get::<i64>(EPOCH).ok().flatten().unwrap_or(-1);
@@ -200,12 +217,14 @@ impl SignedInSession {
             session.purge();
             return Err(AppError::SignedOut { next });
         }
-        // Refreshing at most once a minute keeps cookies from being rewritten on every request.
-        if now - seen >= 60 {
+        // Refreshed as often as the session's row (about once a minute),
+        // not on every request.
+        if now - seen >= policy.touch_every().num_seconds().max(1) {
             let _ = session.insert(SEEN_AT, now);
         }
         let client_ip = super::client_ip(req, &state.trusted_proxies);
-        Ok(Self { claims: SessionClaims { user_id, epoch, client_ip, kept: state.signed_in.clone() }, session, next })
+        let key = SessionKey { id, user_id, epoch };
+        Ok(Self { claims: SessionClaims { key, policy, client_ip, kept: state.signed_in.clone() }, session, next })
     }
 }
 

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use super::form::FormPost;
 use super::layout::{Chrome, Nav};
-use super::session::{CurrentUser, FlashKind, keep_session_at_epoch, set_flash};
+use super::session::{CurrentUser, FlashKind, keep_session_at_epoch, session_id, set_flash};
 use super::{AppState, htmx, render};
 use crate::error::AppError;
 use crate::services::users::{self as service, UserView};
@@ -153,8 +153,8 @@ pub async fn password_page(state: web::Data<AppState>, user: CurrentUser) -> Res
 pub async fn change_password(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: FormPost) -> Result<HttpResponse, AppError> {
     let current = SecretString::from(form.get("current_password").unwrap_or_default().to_owned());
     let new = SecretString::from(form.get("new_password").unwrap_or_default().to_owned());
-    let (actor, hasher) = (user.actor.clone(), state.hasher.clone());
-    match state.run(move |conn| Ok(service::change_own_password(conn, &hasher, &actor, &current, &new))).await? {
+    let (actor, hasher, this_session) = (user.actor.clone(), state.hasher.clone(), session_id(&user.session));
+    match state.run(move |conn| Ok(service::change_own_password(conn, &hasher, &actor, &current, &new, this_session.as_deref()))).await? {
         Ok(epoch) => {
             keep_session_at_epoch(&user.session, epoch);
             set_flash(&user.session, FlashKind::Success, "Your password is changed; your other sessions are signed out.");

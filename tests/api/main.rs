@@ -22,6 +22,7 @@ mod roles;
 mod routing;
 mod schema;
 mod session_changes;
+mod session_end;
 mod slow_clients;
 mod small_leaks;
 mod tenancy;

@@ -1,5 +1,7 @@
 //! Brute-force defence: failed sign-ins counted per account and per client
-//! address in the database, an exponential delay after 5, a lock after 20.
+//! address in the database, an exponential delay after 5, a lock after 20
+//! for an account and after 100 for an address; a burst of failures from
+//! one address audited once, not once an attempt.
 
 use diesel::prelude::*;
 use wabapool::db::schema::login_failures;
@@ -124,4 +126,84 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
     assert_eq!(other_client, 303);
     let recorded: Vec<Option<String>> = app.with_db(|c| login_failures::table.select(login_failures::client_ip).load(c).unwrap()).await;
     assert!(recorded.iter().all(|ip| ip.as_deref() == Some("203.0.113.9")));
+}
+
+#[tokio::test]
+async fn twenty_typos_an_hour_across_an_offices_accounts_do_not_lock_its_address() {
+    // Arrange: one address (the office's gateway), four colleagues, five typos each over twenty minutes.
+    let app = spawn_app().await;
+    for i in 0..20 {
+        app.wait_minutes(1).await;
+        app.sign_in(&format!("colleague{}@office.example", i % 4), "a typo in it", None).await;
+    }
+    let recorded: i64 = app.with_db(|c| login_failures::table.count().get_result(c).unwrap()).await;
+    assert_eq!(recorded, 20, "every typo was counted");
+    app.wait_minutes(1).await;
+
+    // Act: a fifth colleague signs in from the same address.
+    let (status, _) = app.sign_in("admin@acme.example", PASSWORD, None).await;
+
+    // Assert
+    assert_eq!(status, 303);
+}
+
+#[tokio::test]
+async fn a_hundred_failures_from_one_address_lock_it_for_the_hour() {
+    // Arrange: a hundred failures from this address over the last fifty minutes, each against another account.
+    let app = spawn_app().await;
+    app.with_db(|c| {
+        let now = wabapool::store::now();
+        for i in 0..100_i64 {
+            diesel::insert_into(login_failures::table)
+                .values((
+                    login_failures::occurred_at.eq(now - chrono::Duration::seconds(3_000 - i * 30)),
+                    login_failures::email_key.eq(format!("user{i}@x.example")),
+                    login_failures::client_ip.eq("127.0.0.1"),
+                ))
+                .execute(c)
+                .unwrap();
+        }
+    })
+    .await;
+    app.wait_minutes(1).await;
+
+    // Act
+    let (locked, body) = app.sign_in("admin@acme.example", PASSWORD, None).await;
+
+    // Assert
+    assert_ne!(locked, 303);
+    assert!(body.contains(FAILED));
+    app.wait_minutes(61).await;
+    let (status, _) = app.sign_in("admin@acme.example", PASSWORD, None).await;
+    assert_eq!(status, 303, "the lock ends with the hour");
+}
+
+#[tokio::test]
+async fn a_burst_of_failures_from_one_address_writes_one_audit_entry_for_the_hour() {
+    // Arrange: five failures, audited one by one.
+    let app = spawn_app().await;
+    for i in 0..5 {
+        app.sign_in(&format!("user{i}@x.example"), "guess guess guess", None).await;
+    }
+    assert_eq!(app.audit_entries("login.failure").await.len(), 5);
+
+    // Act: a burst of forty more, some after the delay has passed.
+    for i in 0..30 {
+        app.sign_in(&format!("user{i}@y.example"), "guess guess guess", None).await;
+    }
+    app.wait_minutes(1).await;
+    for i in 0..10 {
+        app.sign_in(&format!("user{i}@z.example"), "guess guess guess", None).await;
+    }
+
+    // Assert: one entry marks the burst.
+    let entries = app.audit_entries("login.failure").await;
+    assert_eq!(entries.len(), 6);
+    let bursts: Vec<_> = entries.iter().filter(|e| e.after.as_ref().is_some_and(|a| a["burst"] == true)).collect();
+    assert_eq!(bursts.len(), 1);
+
+    // Once the hour has passed, the address's next failure has an entry of its own again.
+    app.wait_minutes(61).await;
+    app.sign_in("user0@x.example", "guess guess guess", None).await;
+    assert_eq!(app.audit_entries("login.failure").await.len(), 7);
 }

@@ -1,0 +1,2 @@
+DROP TRIGGER session_stamp_sessions_end;
+DROP TABLE sessions;
