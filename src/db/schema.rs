@@ -222,3 +222,16 @@ diesel::table! {
 diesel::joinable!(messages -> numbers (number_id));
 diesel::allow_tables_to_appear_in_same_query!(messages, numbers);
 diesel::allow_tables_to_appear_in_same_query!(listing_stamp, session_stamp);
+
+diesel::table! {
+    idempotency_keys (enterprise_id, idempotency_key) {
+        enterprise_id -> BigInt,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        message_id -> Nullable<BigInt>,
+        reserved_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(idempotency_keys -> messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(idempotency_keys, messages);
