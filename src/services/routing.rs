@@ -325,6 +325,26 @@ pub fn plan(
     // recipient agree on one member. A send that will call Meta reserves
     // its Idempotency-Key in the same write: of simultaneous retries, on
     // any instance, one sends.
+    // The members' tokens are opened before the send claims anything:
+    // members share one WABA (R5), so one token; one that cannot be opened
+    // answers token_unreadable and leaves no Idempotency-Key reserved.
+    let mut tokens: HashMap<i64, Option<SecretString>> = HashMap::new();
+    if let Some(keys) = keys {
+        for state in &states {
+            if let std::collections::hash_map::Entry::Vacant(e) = tokens.entry(state.waba_id) {
+                let link = wabas::links_of_waba(conn, state.waba_id)?
+                    .into_iter()
+                    .find(|l| l.enterprise_id == pool.enterprise_id && l.access_token_ciphertext.is_some());
+                let token = match link.and_then(|l| l.access_token_ciphertext.zip(l.access_token_key_id)) {
+                    Some((ciphertext, key_id)) => Some(
+                        keys.open(&Sealed { ciphertext, key_id: key_id.clone() }).map_err(|cause| ServiceError::TokenUnreadable { key_id, cause })?,
+                    ),
+                    None => None,
+                };
+                e.insert(token);
+            }
+        }
+    }
     let mut holder = None;
     let mut turn = None;
     let mut reserved = None;
@@ -370,23 +390,9 @@ pub fn plan(
     }
     let eligible: Vec<i64> = members.iter().filter(|m| m.unavailable.is_none()).map(|m| m.number_id).collect();
     let mut targets = Vec::new();
-    if let Some(keys) = keys {
-        // Members share one WABA (R5): its token is opened once.
-        let mut tokens: HashMap<i64, Option<SecretString>> = HashMap::new();
+    if keys.is_some() {
         for number_id in order {
             let Some(state) = states.iter().find(|s| s.number_id == number_id) else { continue };
-            if let std::collections::hash_map::Entry::Vacant(e) = tokens.entry(state.waba_id) {
-                let link = wabas::links_of_waba(conn, state.waba_id)?
-                    .into_iter()
-                    .find(|l| l.enterprise_id == pool.enterprise_id && l.access_token_ciphertext.is_some());
-                let token = match link.and_then(|l| l.access_token_ciphertext.zip(l.access_token_key_id)) {
-                    Some((ciphertext, key_id)) => Some(
-                        keys.open(&Sealed { ciphertext, key_id: key_id.clone() }).map_err(|cause| ServiceError::TokenUnreadable { key_id, cause })?,
-                    ),
-                    None => None,
-                };
-                e.insert(token);
-            }
             let Some(Some(token)) = tokens.get(&state.waba_id) else { continue };
             targets.push(Target {
                 number_id,

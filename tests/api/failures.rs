@@ -113,3 +113,22 @@ async fn an_unexpected_database_failure_answers_internal_and_logs_its_cause_once
     assert_eq!(failed.len(), 1, "one line for the failure: {failed:?}");
     assert!(failed[0].contains("idempotency_keys"), "the cause is in the line: {}", failed[0]);
 }
+
+#[tokio::test]
+async fn a_send_refused_for_an_unreadable_token_leaves_its_idempotency_key_free_for_the_retry_after_a_reconnect() {
+    // Arrange
+    let app = spawn_app().await;
+    let key = acme_key(&app).await;
+    let sealed_under: String =
+        app.with_db(|c| waba_links::table.select(waba_links::access_token_key_id).first::<Option<String>>(c).unwrap().unwrap()).await;
+    seal_tokens_under_an_unknown_key(&app).await;
+    let (refused, _) = send_with_request_id(&app, &key, "unreadable-then-reconnected-603", Some("order-603")).await;
+    app.with_db(move |c| diesel::update(waba_links::table).set(waba_links::access_token_key_id.eq(sealed_under)).execute(c).unwrap()).await;
+
+    // Act
+    let (status, body) = send_with_request_id(&app, &key, "unreadable-then-reconnected-604", Some("order-603")).await;
+
+    // Assert
+    assert_eq!(refused, 503);
+    assert_eq!(status, 201, "{body}");
+}
