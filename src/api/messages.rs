@@ -65,6 +65,8 @@ fn refusal(refused: Refusal) -> HttpResponse {
             HttpResponse::UnprocessableEntity().json(body)
         }
         Refusal::NoEligibleMember(decision, phones) => {
+            let reasons: Vec<&str> = decision.verdicts.iter().map(|v| v.reason.as_ref()).collect();
+            tracing::warn!(code = "no_eligible_number", ?reasons, "no member of the pool can send");
             let mut body = json!({ "error": { "code": "no_eligible_number", "message": "No member of this pool can send now." } });
             body["routing"] = decision_json(&decision, &phones);
             HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "30")).json(body)
