@@ -153,7 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(args.serve, true, Some((password, args.reset))).await
         }
         Command::Migrate(args) => {
-            let settings = Settings::load(Overrides { database_url: args.database_url, demo: true, ..Overrides::default() })?;
+            let settings = Settings::load(Overrides { database_url: args.database_url, keys_unused: true, ..Overrides::default() })?;
             with_connection(&settings, |_| Ok(())).await?;
             println!("migrations applied to {}", redact_url(&settings.database_url));
             Ok(())
@@ -165,7 +165,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
             anyhow::ensure!(password.chars().count() >= 12, "the password must have at least 12 characters");
             let password = SecretString::from(password);
-            let settings = Settings::load(Overrides { demo: true, ..Overrides::default() })?;
+            let settings = Settings::load(Overrides { keys_unused: true, ..Overrides::default() })?;
             let id = with_connection(&settings, move |conn| {
                 let home = match (&enterprise, &aggregator) {
                     (Some(e), _) => UserHome::Enterprise(e),
@@ -257,7 +257,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Org(command) => {
-            let settings = Settings::load(Overrides { demo: true, ..Overrides::default() })?;
+            let settings = Settings::load(Overrides { keys_unused: true, ..Overrides::default() })?;
             let id = with_connection(&settings, move |conn| match command {
                 OrgCommand::CreateAggregator { name } => tenants::create_aggregator(conn, &name).map_err(explain),
                 OrgCommand::CreateEnterprise { name, aggregator } => tenants::create_enterprise(conn, &name, aggregator.as_deref()).map_err(explain),
@@ -308,7 +308,8 @@ where
 }
 
 async fn serve(args: ServeArgs, demo_mode: bool, demo_data: Option<(SecretString, bool)>) -> anyhow::Result<()> {
-    let mut settings = Settings::load(Overrides { bind: args.bind, database_url: args.database.database_url, demo: demo_mode })?;
+    let mut settings =
+        Settings::load(Overrides { bind: args.bind, database_url: args.database.database_url, demo: demo_mode, ..Overrides::default() })?;
     if let Some((password, reset)) = demo_data {
         if settings.meta_graph_url.is_none() {
             let sandbox = Sandbox::bind(demo::sandbox_fixture(), "127.0.0.1:0")?.spawn();

@@ -143,11 +143,16 @@ pub struct Overrides {
     pub bind: Option<String>,
     pub database_url: Option<String>,
     pub demo: bool,
+    /// The command opens no secrets and serves nothing (migrate, user and
+    /// org commands): missing keys are random, no key file is written.
+    pub keys_unused: bool,
 }
 
 impl Settings {
-    /// Reads the layers in order. Outside demo mode a missing session key
-    /// is generated once into the data directory (mode 0600).
+    /// Reads the layers in order. A missing session key or encryption key
+    /// is generated once into the data directory (mode 0600), in demo mode
+    /// too, so that a restart keeps people signed in and stored tokens
+    /// readable. Demo mode makes up the Meta app secret and verify token.
     pub fn load(overrides: Overrides) -> anyhow::Result<Self> {
         let file = read_file_settings(Path::new(&std::env::var("WABAPOOL_CONFIG").unwrap_or_else(|_| "wabapool.toml".to_owned())))?;
         let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
@@ -175,12 +180,12 @@ impl Settings {
         };
         let session_key = match env("WABAPOOL_SESSION_KEY") {
             Some(encoded) => decode_key(&encoded, SESSION_KEY_BYTES).context("WABAPOOL_SESSION_KEY must be base64 of at least 64 bytes")?,
-            None if overrides.demo => random_key(SESSION_KEY_BYTES),
+            None if overrides.keys_unused => random_key(SESSION_KEY_BYTES),
             None => key_file(&data_dir.join("session.key"), SESSION_KEY_BYTES)?,
         };
         let encryption_key = match env("WABAPOOL_ENCRYPTION_KEY") {
             Some(encoded) => decode_key(&encoded, ENCRYPTION_KEY_BYTES).context("WABAPOOL_ENCRYPTION_KEY must be base64 of 32 bytes")?,
-            None if overrides.demo => random_key(ENCRYPTION_KEY_BYTES),
+            None if overrides.keys_unused => random_key(ENCRYPTION_KEY_BYTES),
             None => key_file(&data_dir.join("encryption.key"), ENCRYPTION_KEY_BYTES)?,
         };
         let previous: Vec<SecretSlice<u8>> = env("WABAPOOL_PREVIOUS_ENCRYPTION_KEYS")
@@ -222,7 +227,7 @@ impl Settings {
             .clamp(1, 1_000_000);
         let meta_app_secret = match env("WABAPOOL_META_APP_SECRET") {
             Some(secret) => SecretString::from(secret),
-            None if overrides.demo => random_text(),
+            None if overrides.demo || overrides.keys_unused => random_text(),
             None => text_file(
                 &data_dir.join("meta-app-secret"),
                 "the Meta app secret: webhook signatures will fail until WABAPOOL_META_APP_SECRET holds the app's real secret",
@@ -230,7 +235,7 @@ impl Settings {
         };
         let meta_verify_token = match env("WABAPOOL_META_VERIFY_TOKEN") {
             Some(token) => SecretString::from(token),
-            None if overrides.demo => random_text(),
+            None if overrides.demo || overrides.keys_unused => random_text(),
             None => text_file(&data_dir.join("meta-verify-token"), "the webhook verify token to paste into Meta's app settings")?,
         };
         let webhook_max_bytes = env("WABAPOOL_WEBHOOK_MAX_BYTES").and_then(|v| v.parse().ok()).unwrap_or(1024 * 1024).clamp(1024, 16 * 1024 * 1024);

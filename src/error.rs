@@ -30,6 +30,9 @@ pub enum AppError {
     Unprocessable(String),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// A stored Meta access token cannot be opened (see `ServiceError::TokenUnreadable`).
+    #[error("the stored access token (sealed under key {key_id}) cannot be opened: {cause}")]
+    TokenUnreadable { key_id: String, cause: crate::security::secrets::SecretError },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -55,6 +58,7 @@ impl AppError {
             Self::Conflict(message) => ("Changed elsewhere", message.clone()),
             Self::Unprocessable(message) => ("Not possible", message.clone()),
             Self::Unavailable(_) => ("Temporarily unavailable", "The database is not answering. Try again in a moment.".into()),
+            Self::TokenUnreadable { .. } => ("Reconnect the WABA", TOKEN_UNREADABLE.into()),
             Self::Internal(_) => ("Something went wrong", "An unexpected error happened; it has been logged. Try again.".into()),
         }
     }
@@ -71,7 +75,7 @@ impl ResponseError for AppError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::TokenUnreadable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +92,7 @@ impl ResponseError for AppError {
             Self::Unavailable(cause) | Self::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed: {self}");
             }
+            Self::TokenUnreadable { key_id, .. } => tracing::error!(key_id = %key_id, "request failed: {self}"),
             _ => tracing::info!("request refused: {self}"),
         }
         let status = self.status_code();
@@ -103,6 +108,10 @@ impl ResponseError for AppError {
     }
 }
 
+/// What a person is told when a WABA's stored token cannot be opened.
+pub const TOKEN_UNREADABLE: &str = "The WABA's stored access token cannot be opened with this server's encryption keys \
+     (the key it was sealed with is missing). Reconnect the WABA in the portal (Numbers, Reconnect) with a new token.";
+
 pub fn urlencode(value: &str) -> String {
     serde_urlencoded::to_string([("", value)]).map(|s| s[1..].to_owned()).unwrap_or_default()
 }
@@ -114,6 +123,7 @@ impl From<ServiceError> for AppError {
             ServiceError::Forbidden => Self::Forbidden,
             ServiceError::Invalid(errors) => Self::Unprocessable(errors.all().iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" ")),
             ServiceError::Stale => Self::Conflict("This was changed by someone else meanwhile. Reload the page to see the current state.".into()),
+            ServiceError::TokenUnreadable { key_id, cause } => Self::TokenUnreadable { key_id, cause },
             ServiceError::Database(e) => database_error(e),
             ServiceError::Internal(e) => Self::Internal(e),
         }

@@ -5,7 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
-use super::error;
+use super::{error, failure};
+use crate::error::AppError;
 use crate::routing::{Decision, ErrorClass, Outcome, classify};
 use crate::services::api_keys;
 use crate::services::routing::{self as service, Attempt, CheckedMessage, Planned, Refusal, SendEnd, check_message};
@@ -14,13 +15,17 @@ use crate::web::AppState;
 
 /// The largest message body accepted.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long a retry waits for the send that holds its Idempotency-Key
+/// before it is told to come back (409 `idempotency_in_progress`).
+const KEY_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+const KEY_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(100);
 
 async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<ApiKeyRow, HttpResponse> {
     let Some(presented) = presented_key(req) else { return Err(unauthorized()) };
     match state.run(move |conn| Ok(api_keys::authenticate(conn, &presented)?)).await {
         Ok(Some(key)) => Ok(key),
         Ok(None) => Err(unauthorized()),
-        Err(_) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again.")),
+        Err(failed) => Err(failure(&failed, None)),
     }
 }
 
@@ -43,6 +48,15 @@ fn decision_json(decision: &Decision, numbers: &[(i64, String)]) -> Value {
 fn refusal(refused: Refusal) -> HttpResponse {
     match refused {
         Refusal::PoolNotFound => error(StatusCode::NOT_FOUND, "pool_not_found", "There is no such pool for this API key's enterprise."),
+        Refusal::IdempotencyInProgress => HttpResponse::Conflict().insert_header(("Retry-After", "1")).json(json!({ "error": {
+            "code": "idempotency_in_progress",
+            "message": "A request with this Idempotency-Key is being sent; retry shortly to get its answer.",
+        } })),
+        Refusal::IdempotencyKeyReused => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for another message or pool; use a new key for a new message.",
+        ),
         Refusal::PoolInactive => error(StatusCode::CONFLICT, "pool_inactive", "The pool is deactivated; activate it in the portal to send."),
         Refusal::UnknownDepartment => error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_department", "No member of this pool serves that department."),
         Refusal::NeedsTemplate(decision, phones) => {
@@ -51,6 +65,8 @@ fn refusal(refused: Refusal) -> HttpResponse {
             HttpResponse::UnprocessableEntity().json(body)
         }
         Refusal::NoEligibleMember(decision, phones) => {
+            let reasons: Vec<&str> = decision.verdicts.iter().map(|v| v.reason.as_ref()).collect();
+            tracing::warn!(code = "no_eligible_number", ?reasons, "no member of the pool can send");
             let mut body = json!({ "error": { "code": "no_eligible_number", "message": "No member of this pool can send now." } });
             body["routing"] = decision_json(&decision, &phones);
             HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "30")).json(body)
@@ -126,21 +142,27 @@ pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
     let (key, planned) = match visited {
         Ok(Some(visit)) => visit,
         Ok(None) => return unauthorized(),
-        Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again."),
+        Err(failed) => return failure(&failed, None),
     };
-    let (message, idempotency_key) = match checked {
-        Ok((_, message, idempotency_key)) => (message, idempotency_key),
+    let (pool_id, message, idempotency_key) = match checked {
+        Ok(request) => request,
         Err(response) => return response,
     };
     let plan = match planned {
         Some(Planned::Send(plan)) => plan,
         Some(Planned::Replay(answer)) => return replay(answer),
+        Some(Planned::Refused(Refusal::IdempotencyInProgress)) => {
+            let hash = service::request_hash(pool_id, &message);
+            return wait_for_first_answer(&state, key.enterprise_id, idempotency_key.unwrap_or_default(), hash).await;
+        }
         Some(Planned::Refused(refused)) => return refusal(refused),
-        None => return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again."),
+        None => return failure(&AppError::Internal(anyhow::anyhow!("a checked send request was not planned")), None),
     };
     let mut attempts = Vec::new();
     let mut end_index: Option<(usize, String)> = None;
-    let mut failure: (Option<i64>, &'static str) = (None, "all_members_failed");
+    let mut failed: (Option<i64>, &'static str) = (None, "all_members_failed");
+    // Attempts Meta never answered (timeouts, unreachable).
+    let mut unanswered = 0;
     for (index, target) in plan.targets.iter().enumerate() {
         match state.graph.send_message(&target.phone_number_id, &target.token, &message.body).await {
             Ok(answer) => {
@@ -159,13 +181,14 @@ pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
                     _ => None,
                 };
                 let class = classify(graph_error.code(), status);
+                unanswered += usize::from(matches!(graph_error, crate::meta::GraphError::Timeout | crate::meta::GraphError::Unreachable));
                 attempts.push(Attempt {
                     number_id: target.number_id,
                     phone_number_id: target.phone_number_id.clone(),
                     error_code: graph_error.code(),
                     class: Some(class),
                 });
-                failure = (
+                failed = (
                     graph_error.code(),
                     match class {
                         ErrorClass::TryNextMember => continue,
@@ -180,9 +203,17 @@ pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
             }
         }
     }
+    if end_index.is_none() && failed.1 == "all_members_failed" && unanswered > 0 && unanswered == attempts.len() {
+        failed.1 = "meta_unreachable";
+    }
+    if end_index.is_none() {
+        // A send that failed at Meta is answered from the send log; the cause goes to the log once.
+        let codes: Vec<Option<i64>> = attempts.iter().map(|a| a.error_code).collect();
+        tracing::warn!(code = failed.1, pool_id = plan.pool.id, meta_error_code = ?failed.0, attempts = ?codes, "send failed at Meta");
+    }
     let end = match &end_index {
         Some((index, wamid)) => SendEnd::Sent { target: &plan.targets[*index], wamid: wamid.clone() },
-        None => SendEnd::Failed { error_code: failure.0, problem: failure.1 },
+        None => SendEnd::Failed { error_code: failed.0, problem: failed.1 },
     };
     let status = match &end {
         SendEnd::Sent { .. } => StatusCode::CREATED,
@@ -190,7 +221,7 @@ pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
         SendEnd::Failed { problem: "meta_refused", .. } => StatusCode::BAD_GATEWAY,
         SendEnd::Failed { .. } => StatusCode::SERVICE_UNAVAILABLE,
     };
-    state.metrics.record_send(plan.pool.id, if end_index.is_some() { "sent" } else { failure.1 });
+    state.metrics.record_send(plan.pool.id, if end_index.is_some() { "sent" } else { failed.1 });
     let (end_owned, plan_owned) = (
         match end {
             SendEnd::Sent { target, wamid } => (Some(target.clone()), wamid, None),
@@ -217,10 +248,25 @@ pub async fn send(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
             }
             response.json(answer)
         }
-        Err(_) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The message outcome could not be stored; check the send log before retrying.")
+        Err(not_stored) => failure(&not_stored, Some("The message outcome could not be stored; check the send log before retrying.")),
+    }
+}
+
+/// Answers a retry whose Idempotency-Key another request holds: that
+/// request's answer once it is stored, if within [`KEY_WAIT`], else 409.
+async fn wait_for_first_answer(state: &AppState, enterprise_id: i64, key: String, hash: String) -> HttpResponse {
+    let started = std::time::Instant::now();
+    while started.elapsed() < KEY_WAIT {
+        tokio::time::sleep(KEY_WAIT_STEP).await;
+        let (key, hash) = (key.clone(), hash.clone());
+        match state.run(move |conn| Ok(service::settled_answer(conn, enterprise_id, &key, &hash)?)).await {
+            Ok(Some(Planned::Replay(answer))) => return replay(answer),
+            Ok(Some(Planned::Refused(refused))) => return refusal(refused),
+            Ok(_) => {}
+            Err(failed) => return failure(&failed, None),
         }
     }
+    refusal(Refusal::IdempotencyInProgress)
 }
 
 /// The stored answer of the first request with this Idempotency-Key.
@@ -275,6 +321,6 @@ pub async fn route(req: HttpRequest, state: web::Data<AppState>, path: web::Path
         }
         Ok(Planned::Refused(refused)) => refusal(refused),
         Ok(Planned::Replay(answer)) => HttpResponse::Ok().json(answer),
-        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not answering; try again."),
+        Err(failed) => failure(&failed, None),
     }
 }

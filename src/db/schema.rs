@@ -254,3 +254,16 @@ diesel::table! {
         ended_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    idempotency_keys (enterprise_id, idempotency_key) {
+        enterprise_id -> BigInt,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        message_id -> Nullable<BigInt>,
+        reserved_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(idempotency_keys -> messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(idempotency_keys, messages);

@@ -71,6 +71,11 @@ pub enum ServiceError {
     /// The record changed since the form was loaded (R9).
     #[error("stale version")]
     Stale,
+    /// A stored Meta access token cannot be opened with the configured
+    /// keys (sealed under a key this server does not have, or damaged):
+    /// only reconnecting the WABA with a new token helps.
+    #[error("the stored access token (sealed under key {key_id}) cannot be opened: {cause}")]
+    TokenUnreadable { key_id: String, cause: crate::security::secrets::SecretError },
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
     #[error(transparent)]

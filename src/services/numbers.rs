@@ -310,7 +310,7 @@ fn open_token(keys: &SecretKeys, link: &wabas::LinkRow) -> Result<SecretString, 
         return Err(ServiceError::invalid("access_token", "This WABA has no access token yet; reconnect it with a token."));
     };
     keys.open(&Sealed { ciphertext: ciphertext.clone(), key_id: key_id.clone() })
-        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("the stored access token cannot be opened: {e}")))
+        .map_err(|cause| ServiceError::TokenUnreadable { key_id: key_id.clone(), cause })
 }
 
 /// Stores a sync's answer in one transaction; `actor` is None for the background sync.

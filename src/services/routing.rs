@@ -16,7 +16,7 @@ use crate::routing::{self, Decision, Member, Outcome, Request, Strategy, Unavail
 use crate::security::secrets::{Sealed, SecretKeys};
 use crate::store::api_keys::ApiKeyRow;
 use crate::store::routing::{self as store, MemberState, NewMessage, PoolRouting};
-use crate::store::wabas;
+use crate::store::{idempotency, wabas};
 
 /// How long a member rests after Meta's spam limit (131048).
 pub const COOL_DOWN_MINUTES: i64 = 10;
@@ -24,6 +24,12 @@ pub const COOL_DOWN_MINUTES: i64 = 10;
 pub const WABA_OUT_MINUTES: i64 = 15;
 /// How often a send retries its turn when other sends keep moving the pointer.
 const TURN_RETRIES: usize = 16;
+/// How long an Idempotency-Key reserved by a send that never stored its
+/// outcome (its instance crashed, or the database failed after the Graph
+/// call) keeps the key: longer than the slowest send at the default Graph
+/// timeout (10 members × 10 s), so a send still running is never taken
+/// over; a retry after it sends again.
+pub const RESERVATION_STALE_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 
 /// A message checked against Meta's limits before anything is sent.
 #[derive(Debug, Clone)]
@@ -108,6 +114,10 @@ pub fn check_message(mut body: Value) -> Result<CheckedMessage, String> {
 #[derive(Debug, Clone)]
 pub enum Refusal {
     PoolNotFound,
+    /// Another request with this Idempotency-Key is being sent.
+    IdempotencyInProgress,
+    /// This Idempotency-Key was used for another pool or another message.
+    IdempotencyKeyReused,
     PoolInactive,
     UnknownDepartment,
     NeedsTemplate(Decision, MemberPhones),
@@ -150,6 +160,78 @@ pub struct Plan {
 pub struct Turn {
     pub from: i32,
     pub to: i32,
+}
+
+/// The hash of a send request that an Idempotency-Key is bound to: the pool
+/// and the checked message (its JSON has sorted keys, so the order of the
+/// request's fields does not matter).
+pub fn request_hash(pool_id: i64, message: &CheckedMessage) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(pool_id.to_be_bytes());
+    hasher.update(message.body.to_string().as_bytes());
+    hasher.update(b"\0");
+    hasher.update(message.department.as_deref().unwrap_or_default().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// What an Idempotency-Key asks of a send before it may call Meta.
+#[derive(Debug, Clone)]
+enum KeyClaim {
+    /// No key was given.
+    None,
+    /// The key is new: reserve it.
+    New { key: String, hash: String },
+    /// The key's earlier send never stored its outcome: take it over.
+    TakeOver { key: String, hash: String, read_at: chrono::NaiveDateTime },
+}
+
+/// What the stored state of an Idempotency-Key means for a request with `hash`.
+fn key_verdict(found: Option<idempotency::KeyState>, key: &str, hash: &str, now: chrono::NaiveDateTime) -> Result<KeyClaim, Planned> {
+    let Some(found) = found else { return Ok(KeyClaim::New { key: key.to_owned(), hash: hash.to_owned() }) };
+    // An empty hash: answered before requests were hashed.
+    if !found.request_hash.is_empty() && found.request_hash != hash {
+        return Err(Planned::Refused(Refusal::IdempotencyKeyReused));
+    }
+    match found.response {
+        Some(answer) => Err(Planned::Replay(serde_json::from_str(&answer).unwrap_or(Value::Null))),
+        None if found.reserved_at + RESERVATION_STALE_AFTER > now => Err(Planned::Refused(Refusal::IdempotencyInProgress)),
+        None => Ok(KeyClaim::TakeOver { key: key.to_owned(), hash: hash.to_owned(), read_at: found.reserved_at }),
+    }
+}
+
+/// Reserves the key (or takes it over) inside the send's claim transaction;
+/// false when another request got it first.
+fn claim_key(conn: &mut DbConnection, enterprise_id: i64, claim: &KeyClaim) -> diesel::QueryResult<bool> {
+    match claim {
+        KeyClaim::None => Ok(true),
+        KeyClaim::New { key, hash } => idempotency::reserve(conn, enterprise_id, key, hash),
+        KeyClaim::TakeOver { key, hash, read_at } => idempotency::take_over(conn, enterprise_id, key, hash, *read_at),
+    }
+}
+
+/// The answer stored for an Idempotency-Key once its send ended: a replay,
+/// a refusal when the key was used for another request, None while its
+/// send is still under way.
+pub fn settled_answer(conn: &mut DbConnection, enterprise_id: i64, key: &str, hash: &str) -> Result<Option<Planned>, ServiceError> {
+    let found = idempotency::find(conn, enterprise_id, key)?;
+    Ok(match key_verdict(found, key, hash, crate::store::now()) {
+        Err(Planned::Refused(Refusal::IdempotencyInProgress)) | Ok(_) => None,
+        Err(answer) => Some(answer),
+    })
+}
+
+/// Why the claim transaction was rolled back.
+enum ClaimFailed {
+    Db(diesel::result::Error),
+    /// Another request reserved the Idempotency-Key first.
+    KeyTaken,
+}
+
+impl From<diesel::result::Error> for ClaimFailed {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Db(error)
+    }
 }
 
 pub enum Planned {
@@ -206,11 +288,18 @@ pub fn plan(
     message: &CheckedMessage,
     idempotency_key: Option<&str>,
 ) -> Result<Planned, ServiceError> {
-    if let Some(key) = idempotency_key
-        && let Some(answer) = store::idempotent_answer(conn, api_key.enterprise_id, key)?
-    {
-        return Ok(Planned::Replay(serde_json::from_str(&answer).unwrap_or(Value::Null)));
-    }
+    // The key is looked at before anything else: a retry is answered from
+    // what its first request stored, whatever changed in the pool since.
+    let key_claim = match idempotency_key {
+        Some(key) => {
+            let hash = request_hash(pool_id, message);
+            match key_verdict(idempotency::find(conn, api_key.enterprise_id, key)?, key, &hash, crate::store::now()) {
+                Ok(claim) => claim,
+                Err(answered) => return Ok(answered),
+            }
+        }
+        None => KeyClaim::None,
+    };
     let Some(pool) = store::pool(conn, pool_id)?.filter(|p| p.enterprise_id == api_key.enterprise_id) else {
         return Ok(Planned::Refused(Refusal::PoolNotFound));
     };
@@ -233,7 +322,29 @@ pub fn plan(
     // and claims a new recipient before the Graph call, in one write:
     // simultaneous sends on any instance take successive turns, never push
     // a number past its limit, and simultaneous first messages to one
-    // recipient agree on one member.
+    // recipient agree on one member. A send that will call Meta reserves
+    // its Idempotency-Key in the same write: of simultaneous retries, on
+    // any instance, one sends.
+    // The members' tokens are opened before the send claims anything:
+    // members share one WABA (R5), so one token; one that cannot be opened
+    // answers token_unreadable and leaves no Idempotency-Key reserved.
+    let mut tokens: HashMap<i64, Option<SecretString>> = HashMap::new();
+    if let Some(keys) = keys {
+        for state in &states {
+            if let std::collections::hash_map::Entry::Vacant(e) = tokens.entry(state.waba_id) {
+                let link = wabas::links_of_waba(conn, state.waba_id)?
+                    .into_iter()
+                    .find(|l| l.enterprise_id == pool.enterprise_id && l.access_token_ciphertext.is_some());
+                let token = match link.and_then(|l| l.access_token_ciphertext.zip(l.access_token_key_id)) {
+                    Some((ciphertext, key_id)) => Some(
+                        keys.open(&Sealed { ciphertext, key_id: key_id.clone() }).map_err(|cause| ServiceError::TokenUnreadable { key_id, cause })?,
+                    ),
+                    None => None,
+                };
+                e.insert(token);
+            }
+        }
+    }
     let mut holder = None;
     let mut turn = None;
     let mut reserved = None;
@@ -245,6 +356,9 @@ pub fn plan(
                 (None, Some(first)) => Some(store::claim_sticky(conn, pool.id, &message.to, first)?),
                 (sticky, _) => sticky,
             };
+            if first_choice(&decision).is_some() && !claim_key(conn, pool.enterprise_id, &key_claim)? {
+                return Err(ClaimFailed::KeyTaken);
+            }
             Ok((claim, holder))
         });
         holder = match claimed {
@@ -252,11 +366,16 @@ pub fn plan(
                 (turn, reserved) = claim;
                 claimed
             }
-            // Another instance claimed the recipient in between (PostgreSQL).
-            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            Err(ClaimFailed::KeyTaken) => return answer_to_a_taken_key(conn, api_key.enterprise_id, &key_claim),
+            // Another instance claimed the recipient in between (PostgreSQL);
+            // the key's reservation went with the rolled back claim.
+            Err(ClaimFailed::Db(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))) => {
+                if first_choice(&decision).is_some() && !write_transaction(conn, |conn| claim_key(conn, pool.enterprise_id, &key_claim))? {
+                    return answer_to_a_taken_key(conn, api_key.enterprise_id, &key_claim);
+                }
                 store::sticky(conn, pool.id, &message.to)?
             }
-            Err(other) => return Err(other.into()),
+            Err(ClaimFailed::Db(other)) => return Err(other.into()),
         };
     }
     let mut order = match &decision.outcome {
@@ -271,24 +390,9 @@ pub fn plan(
     }
     let eligible: Vec<i64> = members.iter().filter(|m| m.unavailable.is_none()).map(|m| m.number_id).collect();
     let mut targets = Vec::new();
-    if let Some(keys) = keys {
-        // Members share one WABA (R5): its token is opened once.
-        let mut tokens: HashMap<i64, Option<SecretString>> = HashMap::new();
+    if keys.is_some() {
         for number_id in order {
             let Some(state) = states.iter().find(|s| s.number_id == number_id) else { continue };
-            if let std::collections::hash_map::Entry::Vacant(e) = tokens.entry(state.waba_id) {
-                let link = wabas::links_of_waba(conn, state.waba_id)?
-                    .into_iter()
-                    .find(|l| l.enterprise_id == pool.enterprise_id && l.access_token_ciphertext.is_some());
-                let token = match link.and_then(|l| l.access_token_ciphertext.zip(l.access_token_key_id)) {
-                    Some((ciphertext, key_id)) => Some(
-                        keys.open(&Sealed { ciphertext, key_id })
-                            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("opening a WABA token: {e}")))?,
-                    ),
-                    None => None,
-                };
-                e.insert(token);
-            }
             let Some(Some(token)) = tokens.get(&state.waba_id) else { continue };
             targets.push(Target {
                 number_id,
@@ -302,6 +406,15 @@ pub fn plan(
     }
     let phones = phones_of(&states);
     Ok(Planned::Send(Box::new(Plan { pool, targets, decision, phones, members, eligible, turn, reserved, holder })))
+}
+
+/// The answer to a request whose key another request reserved first: that
+/// request's answer if it has ended, else "in progress".
+fn answer_to_a_taken_key(conn: &mut DbConnection, enterprise_id: i64, claim: &KeyClaim) -> Result<Planned, ServiceError> {
+    let (KeyClaim::New { key, hash } | KeyClaim::TakeOver { key, hash, .. }) = claim else {
+        return Ok(Planned::Refused(Refusal::IdempotencyInProgress));
+    };
+    Ok(settled_answer(conn, enterprise_id, key, hash)?.unwrap_or(Planned::Refused(Refusal::IdempotencyInProgress)))
 }
 
 fn phones_of(states: &[MemberState]) -> MemberPhones {
@@ -476,8 +589,9 @@ pub fn record(
             }),
         };
         // The stored answer is read only to replay an idempotent retry.
-        if idempotency_key.is_some() {
+        if let Some(key) = idempotency_key {
             store::set_response(conn, id, &answer.to_string())?;
+            idempotency::settle(conn, plan.pool.enterprise_id, key, id)?;
         }
         Ok((id, answer))
     })
@@ -490,6 +604,7 @@ pub fn failure_message(problem: &str) -> &'static str {
         "number_cooling_down" => "The number hit Meta's spam rate limit and is cooling down; the message was not resent.",
         "waba_out_of_rotation" => "Meta blocked or rate-limited the WABA; it is out of rotation for a while.",
         "all_members_failed" => "Every eligible member failed; Meta is limiting or unavailable. Try again shortly.",
+        "meta_unreachable" => "Meta's Graph API did not answer for any member; try again shortly.",
         _ => "Meta refused the message.",
     }
 }

@@ -90,6 +90,42 @@ fixed_statement! {
 }
 
 fixed_statement! {
+    /// Reserves an Idempotency-Key unless a request holds it already.
+    pub struct ReserveIdempotencyKey { pub enterprise_id: &'a i64, pub key: &'a str, pub request_hash: &'a str, pub at: &'a chrono::NaiveDateTime }
+    sql: [
+        "INSERT INTO idempotency_keys (enterprise_id, idempotency_key, request_hash, reserved_at) VALUES (",
+        (enterprise_id as BigInt), ", ", (key as Text), ", ", (request_hash as Text), ", ", (at as Timestamp),
+        ") ON CONFLICT (enterprise_id, idempotency_key) DO NOTHING",
+    ]
+}
+
+fixed_statement! {
+    /// Takes over a reservation whose send never stored an outcome, only
+    /// from the moment it was read at.
+    pub struct TakeOverIdempotencyKey {
+        pub enterprise_id: &'a i64,
+        pub key: &'a str,
+        pub request_hash: &'a str,
+        pub read_at: &'a chrono::NaiveDateTime,
+        pub at: &'a chrono::NaiveDateTime,
+    }
+    sql: [
+        "UPDATE idempotency_keys SET reserved_at = ", (at as Timestamp), ", request_hash = ", (request_hash as Text),
+        " WHERE enterprise_id = ", (enterprise_id as BigInt), " AND idempotency_key = ", (key as Text),
+        " AND message_id IS NULL AND reserved_at = ", (read_at as Timestamp),
+    ]
+}
+
+fixed_statement! {
+    /// Links a reserved Idempotency-Key to the message its send stored.
+    pub struct SettleIdempotencyKey { pub enterprise_id: &'a i64, pub key: &'a str, pub message_id: &'a i64 }
+    sql: [
+        "UPDATE idempotency_keys SET message_id = ", (message_id as BigInt),
+        " WHERE enterprise_id = ", (enterprise_id as BigInt), " AND idempotency_key = ", (key as Text),
+    ]
+}
+
+fixed_statement! {
     /// A delivery status from Meta, by wamid. Meta may deliver statuses out
     /// of order and more than once; a message only moves forward: sent,
     /// then delivered, then read, and failed (from sent or delivered) is

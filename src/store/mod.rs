@@ -9,6 +9,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod fixed;
+pub mod idempotency;
 pub mod login_failures;
 pub mod numbers;
 pub mod orgs;

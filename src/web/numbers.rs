@@ -169,6 +169,13 @@ pub async fn sync(
             set_flash(&user.session, FlashKind::Error, message);
             return Ok(htmx::see_other(&req, &back_to));
         }
+        Err(unreadable @ ServiceError::TokenUnreadable { .. }) => {
+            if let ServiceError::TokenUnreadable { key_id, .. } = &unreadable {
+                tracing::error!(key_id = %key_id, "sync refused: {unreadable}");
+            }
+            set_flash(&user.session, FlashKind::Error, crate::error::TOKEN_UNREADABLE.to_owned());
+            return Ok(htmx::see_other(&req, &back_to));
+        }
         Err(other) => return Err(other.into()),
     };
     let meta = state.graph.waba_with_numbers(&target.waba.meta_waba_id, &target.token).await;

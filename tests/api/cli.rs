@@ -280,3 +280,72 @@ fn bench_data_gives_the_send_pool_ten_numbers_when_the_enterprise_has_twenty_and
     // The other enterprises keep three members a pool.
     assert_eq!(members.iter().filter(|(_, _, e)| *e != send_enterprise).count(), 2 * 5 * 3);
 }
+
+/// Starts `wabapool demo` in `dir` and returns it with the URL it printed.
+fn start_demo(dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = wabapool(dir, &["demo", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let Some(listening) = wait_for_line(&mut stdout, Instant::now() + Duration::from_secs(60), |l| l.contains("listening on http://")) else {
+        let _ = child.kill();
+        panic!("demo did not print its URL");
+    };
+    // The rest of its output is drained so that the child never blocks on it.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, listening.trim().rsplit(' ').next().unwrap().to_owned())
+}
+
+#[test]
+fn demo_restarted_on_its_database_keeps_its_keys_so_sends_still_go_out_and_people_stay_signed_in() {
+    use wabapool::domain::{EnterpriseId, Role, Scope, UserId};
+
+    // Arrange: a demo run with an API key and a signed-in browser.
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (mut first, url) = start_demo(dir.path());
+    let database = dir.path().join("data").join("wabapool.sqlite3");
+    let pool = wabapool::db::connect_pool(&wabapool::db::DatabaseUrl::parse(&database.to_string_lossy()), 1).unwrap();
+    let (key, pool_id) = {
+        let conn = &mut pool.get().unwrap();
+        let user = wabapool::store::users::find_by_email(conn, "super@acme.example").unwrap().unwrap();
+        let actor = wabapool::services::Actor {
+            user_id: UserId(user.id),
+            email: user.email,
+            role: Role::SuperAdmin,
+            scope: Scope::Enterprise(EnterpriseId(user.enterprise_id.unwrap())),
+            client_ip: None,
+        };
+        let key = wabapool::services::api_keys::create(conn, &actor, None, "restart").unwrap();
+        use diesel::prelude::*;
+        use wabapool::db::schema::pools;
+        let pool_id: i64 = pools::table.filter(pools::name.eq("Acme Support")).select(pools::id).first(conn).unwrap();
+        (key, pool_id)
+    };
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    let send = |url: &str, to: &str| {
+        let body = serde_json::json!({ "to": to, "type": "template", "template": { "name": "order_update", "language": { "code": "en" } } });
+        let request = reqwest::Client::new().post(format!("{url}/api/v1/pools/{pool_id}/messages")).bearer_auth(&key).json(&body);
+        runtime.block_on(async { request.send().await.unwrap().status().as_u16() })
+    };
+    runtime.block_on(async {
+        let page = browser.get(format!("{url}/login")).send().await.unwrap().text().await.unwrap();
+        let token = crate::helpers::csrf_of(&page);
+        let form = [("csrf_token", token.as_str()), ("email", "admin@acme.example"), ("password", "wabapool-demo")];
+        assert_eq!(browser.post(format!("{url}/login")).form(&form).send().await.unwrap().status().as_u16(), 303);
+    });
+    assert_eq!(send(&url, "447700900701"), 201, "the first run sends");
+    let _ = first.kill();
+    let _ = first.wait();
+
+    // Act
+    let (mut second, url) = start_demo(dir.path());
+    let sent = send(&url, "447700900702");
+    let pools_page = runtime.block_on(async { browser.get(format!("{url}/channels/whatsapp/pools")).send().await.unwrap().status().as_u16() });
+    let _ = second.kill();
+    let _ = second.wait();
+
+    // Assert
+    assert_eq!(sent, 201, "the restarted demo opens the tokens it sealed before");
+    assert_eq!(pools_page, 200, "the session made before the restart still reads pages");
+    let key_files = ["session.key", "encryption.key"].map(|f| dir.path().join("data").join(f));
+    assert!(key_files.iter().all(|f| f.exists()), "the demo keeps its keys in the data directory");
+}

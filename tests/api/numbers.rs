@@ -12,8 +12,9 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 const TOKEN: &str = "EAAGsandboxFreshToken0123456789";
 
-/// Every log line of this test binary, to show tokens never reach the log.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+/// Every log line of this test binary, to show tokens never reach the log
+/// and failures are logged with their request id.
+pub(crate) fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
