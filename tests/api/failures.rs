@@ -7,27 +7,15 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use wabapool::db::schema::{waba_links, wabas};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, acme_api_key, spawn_app};
 use crate::numbers::captured_logs;
 
 /// A key id no configured key has.
 const UNKNOWN_KEY_ID: &str = "00deadbeefcafe00";
 
-/// An API key of Acme Retail, made through the service as its super admin.
+/// An API key of Acme Retail.
 async fn acme_key(app: &TestApp) -> String {
-    use wabapool::domain::{EnterpriseId, Role, Scope, UserId};
-    app.with_db(|conn| {
-        let user = wabapool::store::users::find_by_email(conn, "super@acme.example").unwrap().unwrap();
-        let actor = wabapool::services::Actor {
-            user_id: UserId(user.id),
-            email: user.email,
-            role: Role::SuperAdmin,
-            scope: Scope::Enterprise(EnterpriseId(user.enterprise_id.unwrap())),
-            client_ip: None,
-        };
-        wabapool::services::api_keys::create(conn, &actor, None, "failures").unwrap()
-    })
-    .await
+    app.with_db(|conn| acme_api_key(conn, "failures")).await
 }
 
 /// Marks every stored Meta token as sealed under a key this server does not have.

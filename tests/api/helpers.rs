@@ -80,6 +80,20 @@ pub fn demo_loaded(conn: &mut db::DbConnection, keys: &SecretKeys) {
     wabapool::demo::load(conn, &SecretString::from(PASSWORD), keys).expect("demo data loads");
 }
 
+/// A new API key of Acme Retail, made through the service as its super admin.
+pub fn acme_api_key(conn: &mut db::DbConnection, label: &str) -> String {
+    use wabapool::domain::{EnterpriseId, Role, Scope, UserId};
+    let user = wabapool::store::users::find_by_email(conn, "super@acme.example").unwrap().unwrap();
+    let actor = wabapool::services::Actor {
+        user_id: UserId(user.id),
+        email: user.email,
+        role: Role::SuperAdmin,
+        scope: Scope::Enterprise(EnterpriseId(user.enterprise_id.unwrap())),
+        client_ip: None,
+    };
+    wabapool::services::api_keys::create(conn, &actor, None, label).unwrap()
+}
+
 /// Starts the app on a fresh database holding the demo dataset.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await

@@ -9,23 +9,14 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use wabapool::db::schema::{idempotency_keys, pools};
 use wabapool::db::{self, DatabaseUrl, DbPool};
-use wabapool::domain::{EnterpriseId, Role, Scope, UserId};
 use wabapool::meta::sandbox::Sandbox;
 use wabapool::startup::Application;
 
-use crate::helpers::{TestDatabase, demo_loaded, fresh_database, spawn_app};
+use crate::helpers::{TestDatabase, acme_api_key, demo_loaded, fresh_database, spawn_app};
 
-/// An API key of Acme Retail, made through the service as its super admin.
+/// An API key of Acme Retail.
 fn acme_key(conn: &mut db::DbConnection) -> String {
-    let user = wabapool::store::users::find_by_email(conn, "super@acme.example").unwrap().unwrap();
-    let actor = wabapool::services::Actor {
-        user_id: UserId(user.id),
-        email: user.email,
-        role: Role::SuperAdmin,
-        scope: Scope::Enterprise(EnterpriseId(user.enterprise_id.unwrap())),
-        client_ip: None,
-    };
-    wabapool::services::api_keys::create(conn, &actor, None, "idempotency").unwrap()
+    acme_api_key(conn, "idempotency")
 }
 
 async fn with_pool<T: Send + 'static>(db: &DbPool, work: impl FnOnce(&mut db::DbConnection) -> T + Send + 'static) -> T {

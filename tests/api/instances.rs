@@ -340,7 +340,6 @@ async fn failed_sign_ins_on_one_instance_count_on_the_other() {
 #[tokio::test]
 async fn simultaneous_sends_through_two_instances_never_push_a_number_past_its_limit() {
     use wabapool::db::schema::{numbers, pools};
-    use wabapool::domain::{EnterpriseId, Role, Scope, UserId};
 
     let (url, _database, keys) = seeded_database().await;
     let sandbox = wabapool::meta::sandbox::Sandbox::bind(wabapool::demo::sandbox_fixture(), "127.0.0.1:0").unwrap().spawn();
@@ -362,15 +361,7 @@ async fn simultaneous_sends_through_two_instances_never_push_a_number_past_its_l
         let db = db.clone();
         tokio::task::spawn_blocking(move || {
             let conn = &mut db.get().unwrap();
-            let user = wabapool::store::users::find_by_email(conn, "super@acme.example").unwrap().unwrap();
-            let actor = wabapool::services::Actor {
-                user_id: UserId(user.id),
-                email: user.email,
-                role: Role::SuperAdmin,
-                scope: Scope::Enterprise(EnterpriseId(user.enterprise_id.unwrap())),
-                client_ip: None,
-            };
-            wabapool::services::api_keys::create(conn, &actor, None, "two instances").unwrap()
+            crate::helpers::acme_api_key(conn, "two instances")
         })
         .await
         .unwrap()

@@ -69,23 +69,7 @@ impl TestApp {
 
     /// Sends one message through the API; answers its wamid and sender.
     async fn send_logged_message(&self, to: &str) -> (String, String) {
-        let admin = self.new_client_logged_in("super@acme.example").await;
-        let page = admin.post_form("/channels/whatsapp/api-keys", &[("label", "Order test")]).await.text().await.unwrap();
-        let start = page.find("wbp_").unwrap();
-        let key = page[start..start + 44].to_owned();
-        let pool = self.pool_id("Acme Support").await;
-        let body = json!({ "to": to, "type": "template", "template": { "name": "x", "language": { "code": "en" } } });
-        let sent: Value = self
-            .client
-            .post(self.url(&format!("/api/v1/pools/{pool}/messages")))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let sent = crate::webhooks::send_one(self, to).await;
         (sent["wamid"].as_str().unwrap().to_owned(), sent["phone_number_id"].as_str().unwrap().to_owned())
     }
 

@@ -271,7 +271,8 @@ fn messages_change(phone_number_id: &str, value: Value) -> Value {
     envelope("102000000000101", "messages", value)
 }
 
-async fn send_one(app: &TestApp, to: &str) -> Value {
+/// Sends one template message through Acme Support with a new API key; its answer.
+pub(crate) async fn send_one(app: &TestApp, to: &str) -> Value {
     let admin = app.new_client_logged_in("super@acme.example").await;
     let page = admin.post_form("/channels/whatsapp/api-keys", &[("label", "Webhook test")]).await.text().await.unwrap();
     let start = page.find("wbp_").unwrap();
