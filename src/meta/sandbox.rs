@@ -69,6 +69,8 @@ struct State {
     /// Messages accepted, newest last (the last 10,000).
     sent: std::collections::VecDeque<serde_json::Value>,
     wamids: u64,
+    /// Random for each sandbox, so wamids stay unique across restarts as Meta's are.
+    run: u32,
 }
 
 /// Where each WABA and number sits in the fixture: a send to one of 20,000
@@ -92,7 +94,7 @@ impl State {
                 index.numbers.entry(number.id.clone()).or_insert(at);
             }
         }
-        Self { fixture, index, ..Self::default() }
+        Self { fixture, index, run: rand::random(), ..Self::default() }
     }
 
     fn waba(&self, id: &str) -> Option<&FixtureWaba> {
@@ -392,7 +394,7 @@ async fn send_message(req: HttpRequest, state: web::Data<Shared>, path: web::Pat
     }
     let Ok(mut s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
     s.wamids += 1;
-    let wamid = format!("wamid.SANDBOX{:012}{}", s.wamids, number_id);
+    let wamid = format!("wamid.SANDBOX{:08x}{:012}{}", s.run, s.wamids, number_id);
     if s.sent.len() == SENT_KEPT {
         s.sent.pop_front();
     }

@@ -296,8 +296,6 @@ fn start_demo(dir: &std::path::Path) -> (std::process::Child, String) {
 
 #[test]
 fn demo_restarted_on_its_database_keeps_its_keys_so_sends_still_go_out_and_people_stay_signed_in() {
-    use wabapool::domain::{EnterpriseId, Role, Scope, UserId};
-
     // Arrange: a demo run with an API key and a signed-in browser.
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -306,15 +304,7 @@ fn demo_restarted_on_its_database_keeps_its_keys_so_sends_still_go_out_and_peopl
     let pool = wabapool::db::connect_pool(&wabapool::db::DatabaseUrl::parse(&database.to_string_lossy()), 1).unwrap();
     let (key, pool_id) = {
         let conn = &mut pool.get().unwrap();
-        let user = wabapool::store::users::find_by_email(conn, "super@acme.example").unwrap().unwrap();
-        let actor = wabapool::services::Actor {
-            user_id: UserId(user.id),
-            email: user.email,
-            role: Role::SuperAdmin,
-            scope: Scope::Enterprise(EnterpriseId(user.enterprise_id.unwrap())),
-            client_ip: None,
-        };
-        let key = wabapool::services::api_keys::create(conn, &actor, None, "restart").unwrap();
+        let key = crate::helpers::acme_api_key(conn, "restart");
         use diesel::prelude::*;
         use wabapool::db::schema::pools;
         let pool_id: i64 = pools::table.filter(pools::name.eq("Acme Support")).select(pools::id).first(conn).unwrap();
@@ -332,19 +322,22 @@ fn demo_restarted_on_its_database_keeps_its_keys_so_sends_still_go_out_and_peopl
         let form = [("csrf_token", token.as_str()), ("email", "admin@acme.example"), ("password", "wabapool-demo")];
         assert_eq!(browser.post(format!("{url}/login")).form(&form).send().await.unwrap().status().as_u16(), 303);
     });
-    assert_eq!(send(&url, "447700900701"), 201, "the first run sends");
+    // Two sends, so each member of the pool has sent once.
+    for to in ["447700900701", "447700900702"] {
+        assert_eq!(send(&url, to), 201, "the first run sends");
+    }
     let _ = first.kill();
     let _ = first.wait();
 
     // Act
     let (mut second, url) = start_demo(dir.path());
-    let sent = send(&url, "447700900702");
+    let sent = ["447700900703", "447700900704"].map(|to| send(&url, to));
     let pools_page = runtime.block_on(async { browser.get(format!("{url}/channels/whatsapp/pools")).send().await.unwrap().status().as_u16() });
     let _ = second.kill();
     let _ = second.wait();
 
     // Assert
-    assert_eq!(sent, 201, "the restarted demo opens the tokens it sealed before");
+    assert_eq!(sent, [201, 201], "the restarted demo opens the tokens it sealed before, and its sandbox's wamids are new");
     assert_eq!(pools_page, 200, "the session made before the restart still reads pages");
     let key_files = ["session.key", "encryption.key"].map(|f| dir.path().join("data").join(f));
     assert!(key_files.iter().all(|f| f.exists()), "the demo keeps its keys in the data directory");
