@@ -1,11 +1,12 @@
 //! Brute-force defence, counted per account and per client address over a
-//! sliding hour. After 5 failures each further attempt must wait twice as
-//! long as the last (1 s, 2 s, 4 s …). An account waits at most a minute
-//! and is locked after 20 failures, so that twenty fit in the hour. An
-//! address, which may be a whole office behind one gateway, waits at most
-//! 30 s and is locked only after 100 failures: twenty typos an hour across
-//! its accounts slow it down but never lock it, while guessing from it is
-//! held to about two attempts a minute.
+//! sliding hour. Past a number of failures each further attempt must wait
+//! twice as long as the last (1 s, 2 s, 4 s …). An account waits after 5
+//! failures, at most a minute, and is locked after 20, so that twenty fit
+//! in the hour. An address, which may be a whole office behind one gateway,
+//! waits only after 25 failures, at most 30 s, and is locked after 100:
+//! twenty typos an hour across its accounts never slow its other people
+//! down, while guessing from it is held to about two attempts a minute
+//! after its first 25.
 //!
 //! Failures are audited one by one while the address has fewer than 5 in
 //! the hour; then one entry marks the burst, and the address's further
@@ -14,29 +15,32 @@
 use chrono::{Duration, NaiveDateTime};
 
 pub const WINDOW_MINUTES: i64 = 60;
-pub const DELAY_AFTER: i64 = 5;
+/// Failures from one address audited one by one before its burst's single entry.
+pub const AUDITED_ONE_BY_ONE: i64 = 5;
 
-/// How many failures lock, and how long a wait may grow: for an account or a client address.
+/// How many failures start the waits and how many lock, and how long a
+/// wait may grow: for an account or a client address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    pub delay_after: i64,
     pub lock_after: i64,
     pub max_delay_seconds: i64,
 }
 
-pub const PER_ACCOUNT: Limits = Limits { lock_after: 20, max_delay_seconds: 60 };
-pub const PER_ADDRESS: Limits = Limits { lock_after: 100, max_delay_seconds: 30 };
+pub const PER_ACCOUNT: Limits = Limits { delay_after: 5, lock_after: 20, max_delay_seconds: 60 };
+pub const PER_ADDRESS: Limits = Limits { delay_after: 25, lock_after: 100, max_delay_seconds: 30 };
 
 /// Whether another attempt is allowed now, given the failures in the window.
 pub fn attempt_allowed(limits: Limits, failures: i64, latest: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
     if failures >= limits.lock_after {
         return false;
     }
-    if failures < DELAY_AFTER {
+    if failures < limits.delay_after {
         return true;
     }
     let max = limits.max_delay_seconds;
     // Capped before shifting: a shift of 63 would turn the wait negative.
-    let wait = (1_i64 << (failures - DELAY_AFTER).min(62)).min(max);
+    let wait = (1_i64 << (failures - limits.delay_after).min(62)).min(max);
     latest.is_none_or(|at| now - at >= Duration::seconds(wait))
 }
 
@@ -54,9 +58,9 @@ pub enum FailureAudit {
 
 pub fn failure_audit(failures_before: i64, allowed: bool) -> FailureAudit {
     match failures_before {
-        n if n < DELAY_AFTER => FailureAudit::Each,
+        n if n < AUDITED_ONE_BY_ONE => FailureAudit::Each,
         // Only an allowed attempt is counted, so only one moves the count past it.
-        n if n == DELAY_AFTER && allowed => FailureAudit::BurstStarts,
+        n if n == AUDITED_ONE_BY_ONE && allowed => FailureAudit::BurstStarts,
         _ => FailureAudit::InBurst,
     }
 }
@@ -93,16 +97,19 @@ mod tests {
     }
 
     #[test]
-    fn twenty_failures_from_one_address_only_slow_it_down_and_a_hundred_lock_it() {
-        assert!(attempt_allowed(PER_ADDRESS, 20, Some(at(0)), at(30)));
-        assert!(!attempt_allowed(PER_ADDRESS, 20, Some(at(0)), at(29)));
+    fn twenty_failures_from_one_address_never_slow_it_down_and_a_hundred_lock_it() {
+        assert!(attempt_allowed(PER_ADDRESS, 20, Some(at(0)), at(0)));
+        assert!(attempt_allowed(PER_ADDRESS, 24, Some(at(0)), at(0)));
+        assert!(!attempt_allowed(PER_ADDRESS, 25, Some(at(0)), at(0)));
+        assert!(attempt_allowed(PER_ADDRESS, 25, Some(at(0)), at(1)));
+        assert!(!attempt_allowed(PER_ADDRESS, 99, Some(at(0)), at(29)));
         assert!(attempt_allowed(PER_ADDRESS, 99, Some(at(0)), at(30)));
         assert!(!attempt_allowed(PER_ADDRESS, 100, Some(at(0)), at(3_000)));
     }
 
     #[test]
     fn a_hundred_failures_from_one_address_fit_in_the_hour() {
-        let waits: i64 = (DELAY_AFTER..PER_ADDRESS.lock_after)
+        let waits: i64 = (PER_ADDRESS.delay_after..PER_ADDRESS.lock_after)
             .map(|n| (0..=PER_ADDRESS.max_delay_seconds).find(|&w| attempt_allowed(PER_ADDRESS, n, Some(at(0)), at(w))).unwrap())
             .sum();
         assert!(waits < WINDOW_MINUTES * 60, "{waits} s");
