@@ -1,7 +1,8 @@
 //! A pool's name (R7): trimmed, 1–64 characters, no control or invisible
 //! format characters, unique within its enterprise under its key: the name
-//! after NFKC normalisation and lowercasing, so names that look alike
-//! ("Acme Support", "ＡＣＭＥ Support", "acme support") share one key.
+//! after NFKC normalisation and lowercasing, with runs of spaces as one,
+//! so names that look alike ("Acme Support", "ＡＣＭＥ Support",
+//! "acme  support") share one key.
 
 use std::fmt;
 
@@ -42,9 +43,11 @@ pub enum PoolNameError {
 /// `to_lowercase` rather than full case folding: the two differ only for a
 /// few letters (ß against "ss", final sigma) whose names do not look alike,
 /// and it keeps the key the same as before for every ASCII name.
+/// Runs of white space count as one space, as a page shows them.
 pub fn key_of(text: &str) -> String {
     let compatible: String = text.nfkc().collect();
-    compatible.to_lowercase().nfkc().collect()
+    let lowered: String = compatible.to_lowercase().nfkc().collect();
+    lowered.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Invisible characters that change how a name reads without showing:
@@ -102,6 +105,12 @@ impl AsRef<str> for PoolName {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn names_that_differ_only_in_runs_of_spaces_share_a_key() {
+        assert_eq!(PoolName::parse("Acme  Support").unwrap().key(), PoolName::parse("Acme Support").unwrap().key());
+        assert_eq!(PoolName::parse("Acme\u{3000}Support").unwrap().key(), "acme support");
+    }
 
     #[test]
     fn names_are_trimmed() {
@@ -177,7 +186,8 @@ mod tests {
         fn case_and_width_never_change_a_key(raw in "[a-zA-Z0-9 ]{1,40}") {
             let fullwidth: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xfee0).unwrap_or(c) } else { c }).collect();
             prop_assert_eq!(key_of(&fullwidth), key_of(&raw.to_uppercase()));
-            prop_assert_eq!(key_of(&raw), raw.to_lowercase());
+            let words: Vec<String> = raw.split_whitespace().map(str::to_lowercase).collect();
+            prop_assert_eq!(key_of(&raw), words.join(" "));
         }
 
         #[test]
