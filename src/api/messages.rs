@@ -95,8 +95,11 @@ async fn read_json(req: &HttpRequest, mut payload: web::Payload) -> Result<Value
 }
 
 /// The bearer key a request presents, if any.
+/// The key after the `Bearer` scheme, whose name is case-insensitive (RFC 9110 §11.1).
 fn presented_key(req: &HttpRequest) -> Option<String> {
-    req.headers().get("Authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned)
+    let value = req.headers().get("Authorization")?.to_str().ok()?;
+    let (scheme, key) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("Bearer").then(|| key.trim().to_owned())
 }
 
 fn unauthorized() -> HttpResponse {

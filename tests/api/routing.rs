@@ -388,6 +388,24 @@ async fn bad_keys_foreign_pools_inactive_pools_and_bad_messages_are_refused_in_j
 }
 
 #[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let app = spawn_app().await;
+    let key = app.acme_api_key().await;
+    let pool = app.pool_id("Acme Support").await;
+
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/pools/{pool}/messages")))
+        .header("Authorization", format!("bearer {key}"))
+        .json(&template("447700900085"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status().as_u16(), 201);
+}
+
+#[tokio::test]
 async fn a_revoked_key_gets_401() {
     let app = spawn_app().await;
     let key = app.acme_api_key().await;
