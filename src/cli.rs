@@ -239,7 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(Overrides { database_url: args.database_url, ..Overrides::default() })?;
             let keys = settings.secret_keys.clone();
             let current = keys.current_key_id().to_owned();
-            let rotation = with_connection(&settings, move |conn| crate::services::keys::rotate(conn, &keys).map_err(explain)).await?;
+            let rotation = with_connection(&settings, move |conn| crate::services::token_keys::rotate(conn, &keys).map_err(explain)).await?;
             println!(
                 "{} tokens re-sealed under key {current}; {} were already under it. Previous keys can be removed once every instance runs with the new key.",
                 rotation.resealed, rotation.already_current

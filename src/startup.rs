@@ -14,7 +14,6 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 use crate::background::SyncLoop;
 use crate::config::Settings;
-use crate::cores::WorkerCores;
 use crate::db::{self, DatabaseUrl, DbPool};
 use crate::error::AppError;
 use crate::meta::GraphClient;
@@ -24,6 +23,7 @@ use crate::security::request_limits::{self, RequestLimits};
 use crate::telemetry::Metrics;
 use crate::telemetry::middleware::observe;
 use crate::web::{self as portal, AppState};
+use crate::worker_placement::WorkerCores;
 
 pub struct Application {
     host: String,

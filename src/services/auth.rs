@@ -3,7 +3,7 @@
 //! former argon2 cost is hashed again at sign-in and stored at the current
 //! one.
 
-use super::session_cache::{KeptSession, SessionCache};
+use super::caches::sessions::{KeptSession, SessionCache};
 use super::{Actor, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::throttle::{self, FailureAudit};
@@ -201,7 +201,7 @@ pub enum SessionCheck {
 /// ended, within the idle and absolute limits), the user still exists, is
 /// enabled, and the session is of their current epoch: from `cache` while
 /// nothing a session is checked against has changed (see
-/// [`super::session_cache`]).
+/// [`super::caches::sessions`]).
 pub fn session_user(
     conn: &mut DbConnection,
     cache: &SessionCache,

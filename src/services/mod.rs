@@ -5,15 +5,13 @@ pub mod access;
 pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
-pub mod keys;
-pub mod listing_cache;
+pub mod caches;
 pub mod numbers;
 pub mod pools;
 pub mod routing;
 pub mod routing_settings;
-pub mod session_cache;
-pub mod stamped;
 pub mod tenants;
+pub mod token_keys;
 pub mod users;
 pub mod webhooks;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::access::{chosen_enterprise, enterprise_in_scope, enterprises_in_scope, require_channel_admin};
-use super::listing_cache::{CachedListing, ListingCache, ListingKey};
+use super::caches::listing::{CachedListing, ListingCache, ListingKey};
 use super::{Actor, FieldErrors, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::pool::{MembershipCheck, SelectionError, check_membership, free_slots, too_few_activated_numbers};
@@ -136,7 +136,7 @@ pub struct PoolListing {
 }
 
 /// The listing, from `cache` while nothing it shows has changed since it
-/// was read (see [`super::listing_cache`]). `stamp` is the listing stamp,
+/// was read (see [`super::caches::listing`]). `stamp` is the listing stamp,
 /// read before this call, so a listing is never older than the stamp it is
 /// kept under.
 pub fn list_pools_cached(

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::fixed;
+use super::prepared;
 use crate::db::DbConnection;
 use crate::db::schema::{idempotency_keys, messages};
 
@@ -28,18 +28,18 @@ pub fn find(conn: &mut DbConnection, enterprise_id: i64, key: &str) -> QueryResu
 
 /// Reserves the key for a request; false when another request holds it.
 pub fn reserve(conn: &mut DbConnection, enterprise_id: i64, key: &str, request_hash: &str) -> QueryResult<bool> {
-    fixed::ReserveIdempotencyKey { enterprise_id: &enterprise_id, key, request_hash, at: &super::now() }.execute(conn).map(|rows| rows == 1)
+    prepared::ReserveIdempotencyKey { enterprise_id: &enterprise_id, key, request_hash, at: &super::now() }.execute(conn).map(|rows| rows == 1)
 }
 
 /// Takes over a reservation that never got an outcome, only if nobody else
 /// took it since it was read at `read_at`.
 pub fn take_over(conn: &mut DbConnection, enterprise_id: i64, key: &str, request_hash: &str, read_at: chrono::NaiveDateTime) -> QueryResult<bool> {
-    fixed::TakeOverIdempotencyKey { enterprise_id: &enterprise_id, key, request_hash, read_at: &read_at, at: &super::now() }
+    prepared::TakeOverIdempotencyKey { enterprise_id: &enterprise_id, key, request_hash, read_at: &read_at, at: &super::now() }
         .execute(conn)
         .map(|rows| rows == 1)
 }
 
 /// Links the key to the message its send stored: from now on it replays.
 pub fn settle(conn: &mut DbConnection, enterprise_id: i64, key: &str, message_id: i64) -> QueryResult<()> {
-    fixed::SettleIdempotencyKey { enterprise_id: &enterprise_id, key, message_id: &message_id }.execute(conn).map(|_| ())
+    prepared::SettleIdempotencyKey { enterprise_id: &enterprise_id, key, message_id: &message_id }.execute(conn).map(|_| ())
 }

@@ -8,12 +8,12 @@
 
 pub mod api_keys;
 pub mod audit;
-pub mod fixed;
 pub mod idempotency;
 pub mod login_failures;
 pub mod numbers;
 pub mod orgs;
 pub mod pools;
+pub mod prepared;
 pub mod routing;
 pub mod sessions;
 pub mod stamps;

@@ -57,7 +57,7 @@ pub fn name_taken(conn: &mut DbConnection, enterprise_id: i64, name_key: &str, e
 /// Renames a pool and moves it to the next version, only if it is still
 /// at `expected_version` (R9). Returns whether it was.
 pub fn update_if_current(conn: &mut DbConnection, id: i64, expected_version: i64, name: &str, name_key: &str) -> QueryResult<bool> {
-    let statement = super::fixed::RenamePoolIfCurrent {
+    let statement = super::prepared::RenamePoolIfCurrent {
         id: &id,
         expected_version: &expected_version,
         next_version: &(expected_version + 1),

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::fixed;
+use super::prepared;
 use crate::db::DbConnection;
 use crate::db::schema::{messages, numbers, pool_members, pools, service_windows, sticky_senders, wabas};
 
@@ -91,7 +91,7 @@ pub fn members(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Vec<MemberS
 /// false when the member is full.
 pub fn reserve_send(conn: &mut DbConnection, pool_id: i64, number_id: i64, now_second: i64, limit: i64) -> QueryResult<bool> {
     let limit = i32::try_from(limit).unwrap_or(i32::MAX);
-    fixed::ReserveSend { pool_id: &pool_id, number_id: &number_id, now_second: &now_second, limit: &limit }.execute(conn).map(|rows| rows == 1)
+    prepared::ReserveSend { pool_id: &pool_id, number_id: &number_id, now_second: &now_second, limit: &limit }.execute(conn).map(|rows| rows == 1)
 }
 
 pub fn sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str) -> QueryResult<Option<i64>> {
@@ -143,7 +143,7 @@ pub fn open_window(conn: &mut DbConnection, number_id: i64, recipient: &str, exp
 /// Moves the pool's round robin pointer from `expected` to `slot` only if no
 /// other send moved it first; false means the caller decided on a stale turn.
 pub fn take_turn(conn: &mut DbConnection, pool_id: i64, expected: i32, slot: i32) -> QueryResult<bool> {
-    fixed::TakeTurn { pool_id: &pool_id, expected: &expected, slot: &slot }.execute(conn).map(|rows| rows == 1)
+    prepared::TakeTurn { pool_id: &pool_id, expected: &expected, slot: &slot }.execute(conn).map(|rows| rows == 1)
 }
 
 /// Takes the pool's row lock for the rest of the transaction, so that the
@@ -159,7 +159,7 @@ pub fn current_pointer(conn: &mut DbConnection, pool_id: i64) -> QueryResult<i32
 }
 
 pub fn record_success(conn: &mut DbConnection, pool_id: i64, number_id: i64) -> QueryResult<()> {
-    fixed::RecordSuccess { pool_id: &pool_id, number_id: &number_id, at: &super::now() }.execute(conn).map(|_| ())
+    prepared::RecordSuccess { pool_id: &pool_id, number_id: &number_id, at: &super::now() }.execute(conn).map(|_| ())
 }
 
 pub fn set_current_weight(conn: &mut DbConnection, pool_id: i64, number_id: i64, weight: i64) -> QueryResult<()> {
@@ -234,7 +234,7 @@ pub fn idempotent_answer(conn: &mut DbConnection, enterprise_id: i64, key: &str)
 
 /// A delivery status from Meta's webhook, by wamid.
 pub fn set_status_by_wamid(conn: &mut DbConnection, wamid: &str, status: &str, error_code: Option<i64>) -> QueryResult<usize> {
-    fixed::SetStatusByWamid { wamid, status, error_code: &error_code, at: &super::now() }.execute(conn)
+    prepared::SetStatusByWamid { wamid, status, error_code: &error_code, at: &super::now() }.execute(conn)
 }
 
 /// Stores a pool's strategy and strict flag.

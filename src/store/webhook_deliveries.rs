@@ -8,7 +8,7 @@ use crate::db::schema::webhook_deliveries;
 
 /// Notes a delivery; answers false when the same body was noted before.
 pub fn note(conn: &mut DbConnection, body_sha256: &str, at: chrono::NaiveDateTime) -> QueryResult<bool> {
-    super::fixed::NoteWebhookDelivery { body_sha256, at: &at }.execute(conn).map(|inserted| inserted > 0)
+    super::prepared::NoteWebhookDelivery { body_sha256, at: &at }.execute(conn).map(|inserted| inserted > 0)
 }
 
 /// Forgets deliveries received before `before`; answers how many.

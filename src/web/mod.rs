@@ -40,9 +40,9 @@ pub struct AppState {
     pub metrics_allow: std::sync::Arc<Vec<ipnet::IpNet>>,
     pub webhooks: std::sync::Arc<webhooks::WebhookSettings>,
     pub sessions: session::SessionPolicy,
-    pub listings: std::sync::Arc<crate::services::listing_cache::ListingCache>,
+    pub listings: std::sync::Arc<crate::services::caches::listing::ListingCache>,
     /// Signed-in users, checked against the session stamp on each request.
-    pub signed_in: std::sync::Arc<crate::services::session_cache::SessionCache>,
+    pub signed_in: std::sync::Arc<crate::services::caches::sessions::SessionCache>,
     /// Whether short reads may run on an async worker (see [`AppState::try_quick`]).
     pub quick_reads: bool,
     /// SQLite's batching writer (see [`AppState::write`]); None on PostgreSQL.
@@ -77,7 +77,7 @@ impl AppState {
     {
         let db = self.db.clone();
         web::block(move || {
-            crate::cores::free_this_thread();
+            crate::worker_placement::free_this_thread();
             let mut conn = db.get()?;
             work(&mut conn)
         })

@@ -16,7 +16,7 @@ use crate::security::csrf;
 use crate::services::Actor;
 pub use crate::services::auth::SessionPolicy;
 use crate::services::auth::{SessionCheck, SessionKey, SessionUser, SignedIn, session_user, session_user_at};
-use crate::services::session_cache::SessionCache;
+use crate::services::caches::sessions::SessionCache;
 
 const USER_ID: &str = "uid";
 const SESSION_ID: &str = "sid";

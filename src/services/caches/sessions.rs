@@ -15,8 +15,8 @@
 
 use chrono::NaiveDateTime;
 
-use super::auth::SessionUser;
 use super::stamped::Stamped;
+use crate::services::auth::SessionUser;
 
 /// Sessions kept at most; a portal has far fewer signed in at once.
 const CAPACITY: usize = 4096;

@@ -13,9 +13,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::pools::{ListQuery, PoolListing};
 use super::stamped::Stamped;
 use crate::domain::Scope;
+use crate::services::pools::{ListQuery, PoolListing};
 
 /// Listings kept at most: each is a page of up to 50 pools.
 const CAPACITY: usize = 64;
