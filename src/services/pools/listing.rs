@@ -1,0 +1,233 @@
+//! The pool listing: its query, the pools of one page with their members'
+//! health, and the listing kept in memory while nothing it shows changed.
+
+use std::sync::Arc;
+
+use crate::db::DbConnection;
+use crate::domain::pool::too_few_activated_numbers;
+use crate::domain::{EnterpriseId, NumberStatus, QualityRating, Scope};
+use crate::services::access::{enterprise_in_scope, enterprises_in_scope, require_channel_admin};
+use crate::services::caches::listing::{CachedListing, ListingCache, ListingKey};
+use crate::services::{Actor, ServiceError};
+use crate::store::numbers;
+use crate::store::orgs::EnterpriseRow;
+use crate::store::pools::{self, ListFilter, ListScope, MemberRow};
+use crate::store::stamps;
+
+/// Pools shown per listing page.
+pub const PAGE_SIZE: i64 = 50;
+
+/// The listing's query string, as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ListQuery {
+    pub enterprise_id: Option<String>,
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub page: Option<String>,
+}
+
+/// A member number as pages show it.
+#[derive(Debug, Clone)]
+pub struct MemberView {
+    pub number_id: i64,
+    pub display: String,
+    pub verified_name: String,
+    pub status: NumberStatus,
+    pub quality: QualityRating,
+    pub waba_status: String,
+    /// Why the member is out of rotation and since when, if it is.
+    pub out_of_rotation: Option<(String, Option<chrono::NaiveDateTime>)>,
+}
+
+impl MemberView {
+    pub(super) fn from_row(row: MemberRow) -> Self {
+        let status = NumberStatus::parse(&row.status).unwrap_or(NumberStatus::Pending);
+        let quality = QualityRating::parse(&row.quality_rating);
+        let out_of_rotation = if row.waba_status != "active" {
+            let why = match row.waba_status.as_str() {
+                "reconnect_needed" => "WABA needs reconnecting".to_owned(),
+                "suspended" => format!("WABA suspended by Meta{}", row.waba_status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()),
+                other => format!("WABA {other}"),
+            };
+            Some((why, row.waba_status_changed_at))
+        } else if status != NumberStatus::Activated {
+            Some((format!("Number {}", status.as_str()), row.out_of_rotation_since))
+        } else if !quality.is_healthy() {
+            Some(("Quality RED at Meta".to_owned(), row.out_of_rotation_since))
+        } else {
+            None
+        };
+        Self {
+            number_id: row.number_id,
+            display: row.display_phone_number,
+            verified_name: row.verified_name,
+            status,
+            quality,
+            waba_status: row.waba_status,
+            out_of_rotation,
+        }
+    }
+
+    /// In rotation: activated, not RED, and its WABA active.
+    pub fn is_healthy(&self) -> bool {
+        self.out_of_rotation.is_none()
+    }
+
+    /// "Quality RED at Meta since 2026-11-22 14:05 UTC".
+    pub fn out_of_rotation_text(&self) -> Option<String> {
+        self.out_of_rotation.as_ref().map(|(why, since)| match since {
+            Some(at) => format!("{why} since {}", at.format("%Y-%m-%d %H:%M UTC")),
+            None => why.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolSummary {
+    pub id: i64,
+    pub name: String,
+    pub enterprise_id: i64,
+    pub enterprise_name: String,
+    pub active: bool,
+    pub version: i64,
+    pub members: Vec<MemberView>,
+    /// The enterprise's activated numbers: below three, R3 blocks changes and the pages warn.
+    pub enterprise_activated: i64,
+}
+
+impl PoolSummary {
+    /// R3's warning when the enterprise has dropped below three activated numbers.
+    pub fn warning(&self) -> Option<String> {
+        too_few_activated_numbers(&self.enterprise_name, self.enterprise_activated)
+            .map(|m| format!("{m} This pool cannot be changed or reactivated until it has."))
+    }
+
+    pub fn healthy_count(&self) -> usize {
+        self.members.iter().filter(|m| m.is_healthy()).count()
+    }
+
+    pub fn all_healthy(&self) -> bool {
+        self.healthy_count() == self.members.len()
+    }
+
+    pub fn out_of_rotation_count(&self) -> usize {
+        self.members.len() - self.healthy_count()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PoolListing {
+    pub pools: Vec<PoolSummary>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    /// The enterprises an aggregator user can filter by (empty for enterprise users).
+    pub enterprises: Vec<EnterpriseRow>,
+    pub enterprise_filter: Option<i64>,
+    pub q: String,
+    pub status: String,
+}
+
+/// The listing, from `cache` while nothing it shows has changed since it
+/// was read (see [`crate::services::caches::listing`]). `stamp` is the listing stamp,
+/// read before this call, so a listing is never older than the stamp it is
+/// kept under.
+pub fn list_pools_cached(
+    conn: &mut DbConnection,
+    cache: &ListingCache,
+    actor: &Actor,
+    query: &ListQuery,
+    stamp: i64,
+) -> Result<Arc<CachedListing>, ServiceError> {
+    if let Some(listing) = cached_listing(cache, actor, query, stamp)? {
+        return Ok(listing);
+    }
+    let listing = Arc::new(CachedListing::new(list_pools(conn, actor, query)?));
+    cache.put(ListingKey::new(actor.scope, query), stamp, listing.clone());
+    Ok(listing)
+}
+
+/// The listing's and the session's stamps, read together: an unchanged
+/// listing for a user already seen needs nothing else from the database.
+pub fn listing_and_session_stamps(conn: &mut DbConnection) -> Result<stamps::Stamps, ServiceError> {
+    Ok(stamps::both(conn)?)
+}
+
+/// The listing kept in `cache` under `stamp`, the listing stamp just read;
+/// None when it must be read.
+pub fn cached_listing(cache: &ListingCache, actor: &Actor, query: &ListQuery, stamp: i64) -> Result<Option<Arc<CachedListing>>, ServiceError> {
+    require_channel_admin(actor)?;
+    Ok(cache.get(&ListingKey::new(actor.scope, query), stamp))
+}
+
+pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<PoolListing, ServiceError> {
+    require_channel_admin(actor)?;
+    let mut filter = ListFilter::default();
+    let enterprise_filter = match query.enterprise_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(raw) => {
+            let id: EnterpriseId = raw.parse().map_err(|_| ServiceError::NotFound)?;
+            Some(enterprise_in_scope(conn, actor, id)?.id)
+        }
+        None => None,
+    };
+    filter.enterprise_id = enterprise_filter;
+    let q = query.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    if q.chars().count() > 100 || q.chars().any(char::is_control) {
+        return Err(ServiceError::invalid("q", "Search text must be at most 100 characters, without control characters."));
+    }
+    filter.name_contains = (!q.is_empty()).then(|| crate::domain::pool_name::key_of(&q));
+    let status = query.status.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    filter.active = match status.as_str() {
+        "" | "all" => None,
+        "active" => Some(true),
+        "inactive" => Some(false),
+        _ => {
+            return Err(ServiceError::invalid("status", "Status must be active, inactive or all."));
+        }
+    };
+    let page = match query.page.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => 1,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(p) if (1..=1_000_000).contains(&p) => p,
+            _ => {
+                return Err(ServiceError::invalid("page", "Page must be a whole number from 1."));
+            }
+        },
+    };
+    let scope = match actor.scope {
+        Scope::Enterprise(id) => ListScope::Enterprise(id.get()),
+        Scope::Aggregator(id) => ListScope::Aggregator(id.get()),
+    };
+    let matching = pools::matching_ids(conn, scope, &filter)?;
+    let total = matching.len() as i64;
+    let start = usize::try_from((page - 1) * PAGE_SIZE).unwrap_or(usize::MAX).min(matching.len());
+    let page_ids = &matching[start..(start + PAGE_SIZE as usize).min(matching.len())];
+    let rows = pools::listed(conn, page_ids)?;
+    let mut summaries = Vec::with_capacity(rows.len());
+    // Members come ordered by pool id; rows in listing order: gather per pool.
+    let mut by_pool: std::collections::HashMap<i64, Vec<MemberView>> = std::collections::HashMap::with_capacity(rows.len());
+    for member in pools::members_of(conn, page_ids)? {
+        by_pool.entry(member.pool_id).or_default().push(MemberView::from_row(member));
+    }
+    for row in rows {
+        summaries.push(PoolSummary {
+            id: row.pool.id,
+            name: row.pool.name,
+            enterprise_id: row.pool.enterprise_id,
+            enterprise_name: row.enterprise_name,
+            active: row.pool.active,
+            version: row.pool.version,
+            members: by_pool.remove(&row.pool.id).unwrap_or_default(),
+            enterprise_activated: 0,
+        });
+    }
+    let mut listed: Vec<i64> = summaries.iter().map(|p| p.enterprise_id).collect();
+    listed.sort_unstable();
+    listed.dedup();
+    let counts = numbers::activated_counts(conn, &listed)?;
+    for summary in &mut summaries {
+        summary.enterprise_activated = counts.iter().find(|(e, _)| *e == Some(summary.enterprise_id)).map(|(_, n)| *n).unwrap_or_default();
+    }
+    let enterprises = if actor.scope.is_aggregator() { enterprises_in_scope(conn, actor)? } else { Vec::new() };
+    Ok(PoolListing { pools: summaries, total, page, pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1), enterprises, enterprise_filter, q, status })
+}
