@@ -3,6 +3,7 @@
 //! See docs/ARCHITECTURE.md for the map.
 
 pub mod api;
+pub mod app_state;
 pub mod background;
 pub mod bench_data;
 pub mod cli;

@@ -12,6 +12,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
+use crate::app_state::{AppState, WebhookSettings};
 use crate::background::SyncLoop;
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbPool};
@@ -22,7 +23,7 @@ use crate::security::password::PasswordHasher;
 use crate::security::request_limits::{self, RequestLimits};
 use crate::telemetry::Metrics;
 use crate::telemetry::middleware::observe;
-use crate::web::{self as portal, AppState};
+use crate::web::{self as portal};
 use crate::worker_placement::WorkerCores;
 
 pub struct Application {
@@ -68,12 +69,12 @@ impl Application {
             writer,
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             metrics_allow: Arc::new(settings.metrics_allow.clone()),
-            webhooks: Arc::new(crate::web::webhooks::WebhookSettings {
+            webhooks: Arc::new(WebhookSettings {
                 app_secret: settings.meta_app_secret.clone(),
                 verify_token: settings.meta_verify_token.clone(),
                 max_bytes: settings.webhook_max_bytes,
             }),
-            sessions: crate::web::session::SessionPolicy { idle: settings.session_idle, absolute: settings.session_absolute },
+            sessions: crate::services::auth::SessionPolicy { idle: settings.session_idle, absolute: settings.session_absolute },
         };
         let server = run(listener, state, &settings)?;
         Ok(Self { host, port, server, db, sync })

@@ -6,12 +6,12 @@ use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
 use super::{error, failure};
+use crate::app_state::AppState;
 use crate::error::AppError;
 use crate::routing::{Decision, ErrorClass, Outcome, classify};
 use crate::services::api_keys;
 use crate::services::routing::{self as service, Attempt, CheckedMessage, Planned, Refusal, SendEnd, check_message};
 use crate::store::api_keys::ApiKeyRow;
-use crate::web::AppState;
 
 /// The largest message body accepted.
 const MAX_BODY_BYTES: usize = 64 * 1024;

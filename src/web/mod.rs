@@ -17,37 +17,11 @@ pub mod webhooks;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::web;
 use askama::Template;
 
-use crate::db::{DbConnection, DbPool};
 use crate::error::AppError;
-use crate::meta::GraphClient;
-use crate::security::password::PasswordHasher;
-use crate::security::secrets::SecretKeys;
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DbPool,
-    pub hasher: PasswordHasher,
-    pub demo: bool,
-    pub graph: GraphClient,
-    pub secrets: SecretKeys,
-    pub metrics: std::sync::Arc<crate::telemetry::Metrics>,
-    pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
-    /// Client addresses `/metrics` is served to.
-    pub metrics_allow: std::sync::Arc<Vec<ipnet::IpNet>>,
-    pub webhooks: std::sync::Arc<webhooks::WebhookSettings>,
-    pub sessions: session::SessionPolicy,
-    pub listings: std::sync::Arc<crate::services::caches::listing::ListingCache>,
-    /// Signed-in users, checked against the session stamp on each request.
-    pub signed_in: std::sync::Arc<crate::services::caches::sessions::SessionCache>,
-    /// Whether short reads may run on an async worker (see [`AppState::try_quick`]).
-    pub quick_reads: bool,
-    /// SQLite's batching writer (see [`AppState::write`]); None on PostgreSQL.
-    pub writer: Option<crate::db::writer::Writer>,
-}
+pub use crate::app_state::AppState;
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy,
 /// the right-most X-Forwarded-For entry that is not itself a trusted proxy.
@@ -65,56 +39,6 @@ pub fn client_ip(req: &actix_web::HttpRequest, trusted: &[std::net::IpAddr]) -> 
         }
     }
     Some(peer.to_string())
-}
-
-impl AppState {
-    /// Runs blocking database work (one service call, one transaction) on
-    /// actix's blocking pool, never on an async worker.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
-    {
-        let db = self.db.clone();
-        web::block(move || {
-            crate::worker_placement::free_this_thread();
-            let mut conn = db.get()?;
-            work(&mut conn)
-        })
-        .await?
-    }
-
-    /// Runs database work that writes, in one transaction, where writes are
-    /// cheapest: on SQLite in the writer's next batch, committed together
-    /// with the writes queued beside it; on PostgreSQL, whose writers run
-    /// side by side, like [`Self::run`]. `work`'s own write transactions
-    /// become savepoints in the batch.
-    pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
-    {
-        match &self.writer {
-            Some(writer) => writer.write(work).await,
-            None => self.run(work).await,
-        }
-    }
-
-    /// Runs a few short reads on this async worker, sparing the two thread
-    /// switches of the blocking pool, where they cannot wait: on SQLite (a
-    /// local file read, no round trip) and only when a pooled connection is
-    /// free at once. `work` answers None when it finds it needs more than
-    /// short reads. None, also when a connection is not free or the database
-    /// is PostgreSQL, means nothing was done: the caller goes to [`Self::run`].
-    pub fn try_quick<T>(&self, work: impl FnOnce(&mut DbConnection) -> Result<Option<T>, AppError>) -> Result<Option<T>, AppError> {
-        if !self.quick_reads {
-            return Ok(None);
-        }
-        match self.db.try_get() {
-            Some(mut conn) => work(&mut conn),
-            None => Ok(None),
-        }
-    }
 }
 
 /// Renders a template with a status.

@@ -4,19 +4,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use futures_util::StreamExt as _;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use super::AppState;
 use crate::meta::{signature, webhook};
 use crate::services::{ServiceError, webhooks as service};
-
-pub struct WebhookSettings {
-    pub app_secret: SecretString,
-    pub verify_token: SecretString,
-    pub max_bytes: usize,
-}
 
 #[derive(serde::Deserialize)]
 pub struct Handshake {
