@@ -140,6 +140,15 @@ fn database_error(error: diesel::result::Error) -> AppError {
     }
 }
 
+impl From<crate::db::DbError> for AppError {
+    fn from(error: crate::db::DbError) -> Self {
+        match error {
+            crate::db::DbError::Unavailable(cause) => Self::Unavailable(cause),
+            crate::db::DbError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 impl From<diesel::r2d2::PoolError> for AppError {
     fn from(error: diesel::r2d2::PoolError) -> Self {
         Self::Unavailable(error.into())

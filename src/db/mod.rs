@@ -82,6 +82,19 @@ pub enum ConnectError {
     Query(#[from] diesel::result::Error),
 }
 
+/// What the database layer itself can fail with, apart from the work it
+/// runs: the upper layers turn it into their own errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database cannot take the work now: locked past its timeout,
+    /// gone, or the writer has stopped.
+    #[error(transparent)]
+    Unavailable(anyhow::Error),
+    /// A fault of this process, such as a job that panicked.
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
 impl ManageConnection for ConnectionManager {
     type Connection = DbConnection;
     type Error = ConnectError;

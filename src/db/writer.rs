@@ -19,8 +19,9 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection as _};
 use diesel::r2d2::ManageConnection as _;
 use tokio::sync::oneshot;
 
-use super::{BUSY_TIMEOUT_MS, ConnectionManager, DatabaseUrl, DbConnection, Nested, SQLITE_WRITER, commit, open_transactions, rollback, savepoint};
-use crate::error::AppError;
+use super::{
+    BUSY_TIMEOUT_MS, ConnectionManager, DatabaseUrl, DbConnection, DbError, Nested, SQLITE_WRITER, commit, open_transactions, rollback, savepoint,
+};
 
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 64;
@@ -34,22 +35,23 @@ trait Job: Send {
     fn answer(self: Box<Self>, committed: Result<(), &diesel::result::Error>);
 }
 
-struct Task<T, F> {
+struct Task<T, E, F> {
     work: Option<F>,
-    result: Option<Result<T, AppError>>,
-    reply: oneshot::Sender<Result<T, AppError>>,
+    result: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
 }
 
-impl<T, F> Job for Task<T, F>
+impl<T, E, F> Job for Task<T, E, F>
 where
     T: Send,
-    F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send,
+    E: From<DbError> + Send,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send,
 {
     fn run(&mut self, conn: &mut DbConnection) {
         let Some(work) = self.work.take() else { return };
         self.result = Some(savepoint(conn, work).map_err(|failed| match failed {
             Nested::Work(error) => error,
-            Nested::Savepoint(error) => AppError::Unavailable(error.into()),
+            Nested::Savepoint(error) => DbError::Unavailable(error.into()).into(),
         }));
     }
 
@@ -57,11 +59,11 @@ where
         let answer = match (committed, self.result) {
             (_, Some(Err(error))) => Err(error),
             (Ok(()), Some(Ok(value))) => Ok(value),
-            (Err(error), Some(Ok(_))) => Err(AppError::Unavailable(anyhow::anyhow!("the batch did not commit: {error}"))),
+            (Err(error), Some(Ok(_))) => Err(DbError::Unavailable(anyhow::anyhow!("the batch did not commit: {error}")).into()),
             // The batch's transaction could not begin (the database is locked or gone).
-            (Err(error), None) => Err(AppError::Unavailable(anyhow::anyhow!("the batch could not begin: {error}"))),
+            (Err(error), None) => Err(DbError::Unavailable(anyhow::anyhow!("the batch could not begin: {error}")).into()),
             // The job panicked; its savepoint was rolled back.
-            (Ok(()), None) => Err(AppError::Internal(anyhow::anyhow!("a queued write did not finish"))),
+            (Ok(()), None) => Err(DbError::Internal(anyhow::anyhow!("a queued write did not finish")).into()),
         };
         // The caller may have gone (its client disconnected); nothing to do then.
         let _ = self.reply.send(answer);
@@ -90,15 +92,16 @@ impl Writer {
 
     /// Runs `work` in the next batch and answers once that batch committed.
     /// `work` may open transactions of its own: they become savepoints.
-    pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let task = Task { work: Some(work), result: None, reply };
-        self.jobs.send(Box::new(task)).map_err(|_| AppError::Unavailable(anyhow::anyhow!("the SQLite writer has stopped")))?;
-        answer.await.map_err(|_| AppError::Internal(anyhow::anyhow!("a queued write was dropped")))?
+        self.jobs.send(Box::new(task)).map_err(|_| E::from(DbError::Unavailable(anyhow::anyhow!("the SQLite writer has stopped"))))?;
+        answer.await.map_err(|_| E::from(DbError::Internal(anyhow::anyhow!("a queued write was dropped"))))?
     }
 }
 
@@ -196,9 +199,26 @@ mod tests {
 
     use super::*;
     use crate::db::write_transaction;
-    use crate::services::ServiceError;
 
-    fn insert(conn: &mut DbConnection, x: i64) -> Result<(), ServiceError> {
+    /// The jobs' own error: the writer's, a query's, or a refusal.
+    #[derive(Debug, thiserror::Error)]
+    enum TestError {
+        #[error(transparent)]
+        Db(#[from] DbError),
+        #[error(transparent)]
+        Sql(#[from] diesel::result::Error),
+        #[error("{0}")]
+        Refused(String),
+    }
+
+    fn write<T: Send + 'static>(
+        writer: &Writer,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, TestError> + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T, TestError>> {
+        writer.write(work)
+    }
+
+    fn insert(conn: &mut DbConnection, x: i64) -> Result<(), TestError> {
         diesel::sql_query(format!("INSERT INTO t (x) VALUES ({x})")).execute(conn)?;
         Ok(())
     }
@@ -219,11 +239,11 @@ mod tests {
     async fn held_writer(dir: &tempfile::TempDir) -> (Writer, DatabaseUrl, std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
         let url = DatabaseUrl::parse(&dir.path().join("w.sqlite3").to_string_lossy());
         let writer = Writer::start(&url).unwrap();
-        writer.write(|conn| conn.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)").map_err(|e| AppError::Internal(e.into()))).await.unwrap();
+        write(&writer, |conn| conn.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)").map_err(TestError::Sql)).await.unwrap();
         let (release, held) = std::sync::mpsc::channel::<()>();
         let busy = writer.clone();
         let first = tokio::spawn(async move {
-            busy.write(move |_| {
+            write(&busy, move |_| {
                 let _ = held.recv();
                 Ok(())
             })
@@ -243,14 +263,13 @@ mod tests {
             .map(|x| {
                 let writer = writer.clone();
                 tokio::spawn(async move {
-                    writer
-                        .write(move |conn| {
-                            insert(conn, x)?;
-                            // Its own write transaction is a savepoint in the batch.
-                            write_transaction(conn, |conn| insert(conn, x * 10))?;
-                            if x == 3 { Err(AppError::Conflict("three fails".into())) } else { Ok(x) }
-                        })
-                        .await
+                    write(&writer, move |conn| {
+                        insert(conn, x)?;
+                        // Its own write transaction is a savepoint in the batch.
+                        write_transaction(conn, |conn| insert(conn, x * 10))?;
+                        if x == 3 { Err(TestError::Refused("three fails".into())) } else { Ok(x) }
+                    })
+                    .await
                 })
             })
             .collect();
@@ -262,7 +281,7 @@ mod tests {
             answers.push(job.await.unwrap());
         }
 
-        assert!(matches!(&answers[2], Err(AppError::Conflict(m)) if m == "three fails"));
+        assert!(matches!(&answers[2], Err(TestError::Refused(m)) if m == "three fails"));
         assert_eq!(answers.iter().filter_map(|a| a.as_ref().ok().copied()).collect::<Vec<_>>(), vec![1, 2, 4, 5]);
         assert_eq!(stored(&url), vec![1, 2, 4, 5, 10, 20, 40, 50]);
     }
@@ -273,26 +292,25 @@ mod tests {
         let (writer, url, release, first) = held_writer(&dir).await;
         let before = {
             let writer = writer.clone();
-            tokio::spawn(async move { writer.write(|conn| Ok(insert(conn, 1)?)).await })
+            tokio::spawn(async move { write(&writer, |conn| insert(conn, 1)).await })
         };
         let panics = {
             let writer = writer.clone();
             tokio::spawn(async move {
-                writer
-                    .write(|conn| {
-                        insert(conn, 2)?;
-                        write_transaction(conn, |conn| -> Result<(), ServiceError> {
-                            insert(conn, 20)?;
-                            panic!("a bug in a job")
-                        })?;
-                        Ok(())
-                    })
-                    .await
+                write(&writer, |conn| {
+                    insert(conn, 2)?;
+                    write_transaction(conn, |conn| -> Result<(), TestError> {
+                        insert(conn, 20)?;
+                        panic!("a bug in a job")
+                    })?;
+                    Ok(())
+                })
+                .await
             })
         };
         let after = {
             let writer = writer.clone();
-            tokio::spawn(async move { writer.write(|conn| Ok(insert(conn, 3)?)).await })
+            tokio::spawn(async move { write(&writer, |conn| insert(conn, 3)).await })
         };
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         drop(release);
@@ -303,7 +321,7 @@ mod tests {
         assert!(after.await.unwrap().is_ok());
         assert_eq!(stored(&url), vec![1, 3]);
         // The next batch runs on a connection outside any transaction.
-        writer.write(|conn| Ok(insert(conn, 4)?)).await.unwrap();
+        write(&writer, |conn| insert(conn, 4)).await.unwrap();
         assert_eq!(stored(&url), vec![1, 3, 4]);
     }
 
@@ -314,7 +332,7 @@ mod tests {
         drop(release);
         first.await.unwrap();
         for x in 1..=3 {
-            writer.write(move |conn| Ok(insert(conn, x)?)).await.unwrap();
+            write(&writer, move |conn| insert(conn, x)).await.unwrap();
             assert_eq!(stored(&url).last(), Some(&x));
         }
     }
@@ -328,11 +346,11 @@ mod tests {
         let wal = dir.path().join("w.sqlite3-wal");
         let writer = Writer::start_with_quiet(&url, Duration::from_millis(50)).unwrap();
         let _reader = ConnectionManager::new(url.clone()).connect().unwrap();
-        writer.write(|conn| conn.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)").map_err(|e| AppError::Internal(e.into()))).await.unwrap();
+        write(&writer, |conn| conn.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)").map_err(TestError::Sql)).await.unwrap();
 
         // Act: a burst of writes, each a commit of its own.
         for x in 1..=50 {
-            writer.write(move |conn| Ok(insert(conn, x)?)).await.unwrap();
+            write(&writer, move |conn| insert(conn, x)).await.unwrap();
         }
         let during = std::fs::metadata(&wal).unwrap().len();
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -341,7 +359,7 @@ mod tests {
         assert!(during > 0, "the burst went to the WAL");
         assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "the quiet writer emptied it");
         assert_eq!(stored(&url), (1..=50).collect::<Vec<_>>());
-        writer.write(move |conn| Ok(insert(conn, 51)?)).await.unwrap();
+        write(&writer, move |conn| insert(conn, 51)).await.unwrap();
         assert_eq!(stored(&url).last(), Some(&51), "and writes on after it");
     }
 
@@ -355,11 +373,11 @@ mod tests {
         let mut other = ConnectionManager::new(url.clone()).connect().unwrap();
         other.batch_execute("BEGIN IMMEDIATE").unwrap();
 
-        let answer = writer.write(|conn| Ok(insert(conn, 1)?)).await;
+        let answer = write(&writer, |conn| insert(conn, 1)).await;
 
-        assert!(matches!(answer, Err(AppError::Unavailable(_))), "{:?}", answer.err());
+        assert!(matches!(answer, Err(TestError::Db(DbError::Unavailable(_)))), "{:?}", answer.err());
         other.batch_execute("ROLLBACK").unwrap();
-        writer.write(|conn| Ok(insert(conn, 2)?)).await.unwrap();
+        write(&writer, |conn| insert(conn, 2)).await.unwrap();
         assert_eq!(stored(&url), vec![2]);
     }
 }
