@@ -25,9 +25,9 @@ pub struct AppState {
     pub metrics_allow: std::sync::Arc<Vec<ipnet::IpNet>>,
     pub webhooks: std::sync::Arc<WebhookSettings>,
     pub sessions: crate::services::auth::SessionPolicy,
-    pub listings: std::sync::Arc<crate::services::caches::listing::ListingCache>,
+    pub listings: std::sync::Arc<crate::services::pools::ListingCache>,
     /// Signed-in users, checked against the session stamp on each request.
-    pub signed_in: std::sync::Arc<crate::services::caches::sessions::SessionCache>,
+    pub signed_in: std::sync::Arc<crate::services::auth::SessionCache>,
     /// Whether short reads may run on an async worker (see [`AppState::try_quick`]).
     pub quick_reads: bool,
     /// SQLite's batching writer (see [`AppState::write`]); None on PostgreSQL.

@@ -3,7 +3,7 @@
 //! former argon2 cost is hashed again at sign-in and stored at the current
 //! one.
 
-use super::caches::sessions::{KeptSession, SessionCache};
+use super::caches::sessions as kept_sessions;
 use super::{Actor, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::throttle::{self, FailureAudit};
@@ -177,6 +177,11 @@ pub fn finish_login(
         _ => None,
     })
 }
+
+/// The signed-in sessions of this instance, by session id.
+pub type SessionCache = kept_sessions::SessionCache<SessionUser>;
+/// A signed-in session as read under one stamp.
+pub type KeptSession = kept_sessions::KeptSession<SessionUser>;
 
 /// The header's view of a user: who they are and for which organisation.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use super::session::{CurrentUser, FlashKind, SignedInSession, set_flash};
 use super::{AppState, htmx, ok, render};
 use crate::domain::{MAX_POOL_NUMBERS, PoolId};
 use crate::error::{AppError, urlencode};
-use crate::services::caches::listing::CachedListing;
+use crate::services::pools::CachedListing;
 use crate::services::pools::{self as service, ListQuery, PoolDraft, PoolFormContext, PoolListing, PoolSummary};
 use crate::services::{FieldErrors, ServiceError};
 

@@ -14,9 +14,9 @@ use super::AppState;
 use crate::error::AppError;
 use crate::security::csrf;
 use crate::services::Actor;
+use crate::services::auth::SessionCache;
 pub use crate::services::auth::SessionPolicy;
 use crate::services::auth::{SessionCheck, SessionKey, SessionUser, SignedIn, session_user, session_user_at};
-use crate::services::caches::sessions::SessionCache;
 
 const USER_ID: &str = "uid";
 const SESSION_ID: &str = "sid";

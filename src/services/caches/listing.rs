@@ -15,42 +15,40 @@ use std::sync::{Arc, OnceLock};
 
 use super::stamped::Stamped;
 use crate::domain::Scope;
-use crate::services::pools::{ListQuery, PoolListing};
 
 /// Listings kept at most: each is a page of up to 50 pools.
 const CAPACITY: usize = 64;
 
-/// Whose listing, with which query: users of one scope see the same listing.
+/// Whose listing, with which query `Q`: users of one scope see the same
+/// listing. The query's type is the service's, so this module needs none
+/// of the service that uses it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ListingKey {
+pub struct ListingKey<Q> {
     scope: Scope,
-    enterprise_id: Option<String>,
-    q: Option<String>,
-    status: Option<String>,
-    page: Option<String>,
+    query: Q,
 }
 
-impl ListingKey {
-    pub fn new(scope: Scope, query: &ListQuery) -> Self {
-        Self { scope, enterprise_id: query.enterprise_id.clone(), q: query.q.clone(), status: query.status.clone(), page: query.page.clone() }
+impl<Q: Clone> ListingKey<Q> {
+    pub fn new(scope: Scope, query: &Q) -> Self {
+        Self { scope, query: query.clone() }
     }
 }
 
-/// A listing and, once drawn, its markup.
+/// A listing `L` and, once drawn, its markup.
 #[derive(Debug, Default)]
-pub struct CachedListing {
-    pub listing: PoolListing,
+pub struct CachedListing<L> {
+    pub listing: L,
     drawn: OnceLock<Arc<str>>,
 }
 
-impl CachedListing {
-    pub fn new(listing: PoolListing) -> Self {
+impl<L> CachedListing<L> {
+    pub fn new(listing: L) -> Self {
         Self { listing, drawn: OnceLock::new() }
     }
 
     /// The markup `draw` makes of this listing, drawn on first use. A failed
     /// draw is not kept.
-    pub fn drawn<E>(&self, draw: impl FnOnce(&PoolListing) -> Result<String, E>) -> Result<Arc<str>, E> {
+    pub fn drawn<E>(&self, draw: impl FnOnce(&L) -> Result<String, E>) -> Result<Arc<str>, E> {
         if let Some(markup) = self.drawn.get() {
             return Ok(markup.clone());
         }
@@ -60,19 +58,33 @@ impl CachedListing {
 }
 
 /// The listings of this instance, each under the stamp it was read under.
-pub type ListingCache = Stamped<ListingKey, Arc<CachedListing>, CAPACITY>;
+pub type ListingCache<Q, L> = Stamped<ListingKey<Q>, Arc<CachedListing<L>>, CAPACITY>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::EnterpriseId;
 
-    fn listing(total: i64) -> Arc<CachedListing> {
-        Arc::new(CachedListing::new(PoolListing { total, ..PoolListing::default() }))
+    /// A query: the page asked for.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    struct Query {
+        page: String,
     }
 
-    fn key(enterprise: i64, page: &str) -> ListingKey {
-        ListingKey::new(Scope::Enterprise(EnterpriseId(enterprise)), &ListQuery { page: Some(page.to_owned()), ..ListQuery::default() })
+    /// A listing: how many pools it counts.
+    #[derive(Debug, Default)]
+    struct Listing {
+        total: i64,
+    }
+
+    type ListingCache = super::ListingCache<Query, Listing>;
+
+    fn listing(total: i64) -> Arc<CachedListing<Listing>> {
+        Arc::new(CachedListing::new(Listing { total }))
+    }
+
+    fn key(enterprise: i64, page: &str) -> ListingKey<Query> {
+        ListingKey::new(Scope::Enterprise(EnterpriseId(enterprise)), &Query { page: page.to_owned() })
     }
 
     #[test]

@@ -16,36 +16,43 @@
 use chrono::NaiveDateTime;
 
 use super::stamped::Stamped;
-use crate::services::auth::SessionUser;
 
 /// Sessions kept at most; a portal has far fewer signed in at once.
 const CAPACITY: usize = 4096;
 
-/// A session as read under one stamp: its user with the session epoch they
-/// had then, when it was created and when it was last known to be used.
+/// A session as read under one stamp: its user `U` (the service's type, so
+/// this module needs none of the service that uses it) with the session
+/// epoch they had then, when it was created and when it was last known to
+/// be used.
 #[derive(Debug, Clone)]
-pub struct KeptSession {
+pub struct KeptSession<U> {
     pub user_id: i64,
     pub epoch: i64,
-    pub user: SessionUser,
+    pub user: U,
     pub created_at: NaiveDateTime,
     pub seen_at: NaiveDateTime,
 }
 
 /// The signed-in sessions of this instance, by session id.
-#[derive(Debug, Default)]
-pub struct SessionCache {
-    sessions: Stamped<String, KeptSession, CAPACITY>,
+#[derive(Debug)]
+pub struct SessionCache<U> {
+    sessions: Stamped<String, KeptSession<U>, CAPACITY>,
 }
 
-impl SessionCache {
+impl<U> Default for SessionCache<U> {
+    fn default() -> Self {
+        Self { sessions: Stamped::default() }
+    }
+}
+
+impl<U: Clone> SessionCache<U> {
     /// What is kept of session `id` under `stamp`; None when it must be read.
-    pub fn get(&self, id: &str, stamp: i64) -> Option<KeptSession> {
+    pub fn get(&self, id: &str, stamp: i64) -> Option<KeptSession<U>> {
         self.sessions.get(id, stamp)
     }
 
     /// Keeps a live session read under `stamp`.
-    pub fn put(&self, id: String, stamp: i64, kept: KeptSession) {
+    pub fn put(&self, id: String, stamp: i64, kept: KeptSession<U>) {
         self.sessions.put(id, stamp, kept);
     }
 }
@@ -53,23 +60,20 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EnterpriseId, Role, Scope, UserId};
-    use crate::services::Actor;
 
-    fn kept(id: i64, organisation: &str) -> KeptSession {
+    /// A signed-in user: their organisation's name.
+    #[derive(Debug, Clone)]
+    struct User {
+        organisation: String,
+    }
+
+    type SessionCache = super::SessionCache<User>;
+
+    fn kept(id: i64, organisation: &str) -> KeptSession<User> {
         KeptSession {
             user_id: id,
             epoch: 0,
-            user: SessionUser {
-                actor: Actor {
-                    user_id: UserId(id),
-                    email: format!("user{id}@example.test"),
-                    role: Role::Admin,
-                    scope: Scope::Enterprise(EnterpriseId(1)),
-                    client_ip: None,
-                },
-                organisation: organisation.to_owned(),
-            },
+            user: User { organisation: organisation.to_owned() },
             created_at: NaiveDateTime::default(),
             seen_at: NaiveDateTime::default(),
         }

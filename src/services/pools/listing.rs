@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::domain::pool::too_few_activated_numbers;
 use crate::domain::{EnterpriseId, NumberStatus, QualityRating, Scope};
 use crate::services::access::{enterprise_in_scope, enterprises_in_scope, require_channel_admin};
-use crate::services::caches::listing::{CachedListing, ListingCache, ListingKey};
+use crate::services::caches::listing::{self as kept_listings, ListingKey};
 use crate::services::{Actor, ServiceError};
 use crate::store::numbers;
 use crate::store::orgs::EnterpriseRow;
@@ -17,8 +17,13 @@ use crate::store::stamps;
 /// Pools shown per listing page.
 pub const PAGE_SIZE: i64 = 50;
 
+/// The listings of this instance, kept by scope and query.
+pub type ListingCache = kept_listings::ListingCache<ListQuery, PoolListing>;
+/// A kept listing and, once drawn, its markup.
+pub type CachedListing = kept_listings::CachedListing<PoolListing>;
+
 /// The listing's query string, as typed.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Deserialize)]
 pub struct ListQuery {
     pub enterprise_id: Option<String>,
     pub q: Option<String>,
