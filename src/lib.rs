@@ -12,6 +12,8 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+#[cfg(test)]
+mod layering;
 pub mod meta;
 pub mod routing;
 pub mod security;
