@@ -42,6 +42,8 @@
 #   BIN=/tmp/wabapool-before bash benches/large_tenant_load.sh   (another build, for a before/after pair)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
@@ -52,7 +54,7 @@ AGGREGATORS=${AGGREGATORS:-20}
 ENTERPRISES=${ENTERPRISES:-1000}
 NUMBERS=${NUMBERS:-20}
 POOLS=${POOLS:-5}
-PASSWORD=wabapool-demo
+PASSWORD=$DEMO_PASSWORD
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
 if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
@@ -70,8 +72,6 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 now() { date +%s.%N; }
 elapsed_ms() { python3 -c "import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) * 1000))" "$1" "$2"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 
 # ---------------------------------------------------------------- the dataset
 "$BIN" migrate --database-url "$DB" >/dev/null
@@ -110,14 +110,11 @@ cold_ms=$(elapsed_ms "$started" "$(now)")
 JAR=$WORK/jar
 login_form() { # prints the pre-login cookie and CSRF token of a fresh /login visit
   local jar=$1 token
-  token=$(curl -s -c "$jar" -b "$jar" "$base/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
-  echo "$(grep wabapool_session "$jar" | awk '{print $6"="$7}') $token"
+  token=$(curl -s -c "$jar" -b "$jar" "$base/login" | csrf_of)
+  echo "$(session_cookie "$jar") $token"
 }
-read -r _ token <<<"$(login_form "$JAR")"
-curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf_token=$token" --data-urlencode "email=admin@aggregator-1.bench" \
-  --data-urlencode "password=$PASSWORD" "$base/login"
-cookie=$(grep wabapool_session "$JAR" | awk '{print $6"="$7}')
-csrf=$(curl -s -b "$JAR" "$base/channels/whatsapp/pools" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+cookie=$(sign_in "$base" admin@aggregator-1.bench "$PASSWORD" "$JAR")
+csrf=$(curl -s -b "$JAR" "$base/channels/whatsapp/pools" | csrf_of)
 [ -n "$csrf" ] || { echo "could not sign in as admin@aggregator-1.bench"; exit 1; }
 
 # ---------------------------------------------------------------- wrk scripts

@@ -19,14 +19,8 @@ OUT=target/portal-load.md
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-login() { # base email jar
-  local token
-  token=$(curl -s -c "$3" -b "$3" "$1/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
-  curl -s -o /dev/null -c "$3" -b "$3" --data-urlencode "csrf_token=$token" --data-urlencode "email=$2" --data-urlencode "password=wabapool-demo" "$1/login"
-  grep wabapool_session "$3" | awk '{print $6"="$7}'
-}
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 measure() { # label url cookie
   local report rps p50 p99 errors
@@ -45,8 +39,8 @@ run_backend() { # backend database-url
   WABAPOOL_DATA_DIR="$WORK/data-$1" WABAPOOL_LOG=warn "$BIN" demo --reset --bind "127.0.0.1:$port" --database-url "$2" >"$WORK/$1.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-  cookie_e=$(login "$base" admin@acme.example "$WORK/jar-e-$1")
-  cookie_a=$(login "$base" admin@northwind.example "$WORK/jar-a-$1")
+  cookie_e=$(sign_in "$base" admin@acme.example "$DEMO_PASSWORD" "$WORK/jar-e-$1")
+  cookie_a=$(sign_in "$base" admin@northwind.example "$DEMO_PASSWORD" "$WORK/jar-a-$1")
   measure "static file /static/css/app.css" "$base/static/css/app.css" ""
   measure "listing, enterprise admin" "$base/channels/whatsapp/pools" "$cookie_e"
   measure "listing, aggregator admin (all enterprises)" "$base/channels/whatsapp/pools" "$cookie_a"

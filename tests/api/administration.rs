@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use wabapool::db::schema::{audit_entries, users};
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{LISTING, PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 impl TestApp {
     async fn user_id_of(&self, email: &str) -> i64 {
@@ -57,7 +57,7 @@ async fn only_super_admins_manage_users_and_read_the_audit_log() {
     }
     let post = app.post_form("/settings/users", &[("email", "y@acme.example"), ("role", "admin"), ("password", "a calm spring morning")]).await;
     assert_eq!(post.status().as_u16(), 403);
-    assert!(!app.get_html("/channels/whatsapp/pools").await.contains("href=\"/settings/users\""));
+    assert!(!app.get_html(LISTING).await.contains("href=\"/settings/users\""));
 }
 
 #[tokio::test]
@@ -102,7 +102,7 @@ async fn resetting_a_password_signs_the_user_out_everywhere() {
     let response = app.post_form(&format!("/settings/users/{id}/password"), &[("password", "a brand new passphrase")]).await;
 
     assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(admin.get("/channels/whatsapp/pools").await.status().as_u16(), 303);
+    assert_eq!(admin.get(LISTING).await.status().as_u16(), 303);
     let fresh = app.new_browser();
     assert_eq!(fresh.post_form("/login", &[("email", "admin@acme.example"), ("password", "a brand new passphrase")]).await.status().as_u16(), 303);
 }
@@ -119,8 +119,8 @@ async fn changing_ones_own_password_needs_the_current_one_and_ends_only_the_othe
 
     let right = app.post_form("/settings/password", &[("current_password", PASSWORD), ("new_password", "a brand new passphrase")]).await;
     assert_eq!(right.status().as_u16(), 303);
-    assert_eq!(app.get("/channels/whatsapp/pools").await.status().as_u16(), 200, "this session carries on");
-    assert_eq!(elsewhere.get("/channels/whatsapp/pools").await.status().as_u16(), 303, "the other session ended");
+    assert_eq!(app.get(LISTING).await.status().as_u16(), 200, "this session carries on");
+    assert_eq!(elsewhere.get(LISTING).await.status().as_u16(), 303, "the other session ended");
     assert!(app.actions().await.contains(&"user.password_change".to_owned()));
 }
 
@@ -128,14 +128,14 @@ async fn changing_ones_own_password_needs_the_current_one_and_ends_only_the_othe
 async fn promoting_an_agent_to_admin_opens_the_pool_pages_to_them() {
     let app = spawn_app().await;
     let agent = app.new_client_logged_in("agent@acme.example").await;
-    assert_eq!(agent.get("/channels/whatsapp/pools").await.status().as_u16(), 403);
+    assert_eq!(agent.get(LISTING).await.status().as_u16(), 403);
     app.login("super@acme.example").await;
     let id = app.user_id_of("agent@acme.example").await;
 
     let response = app.post_form(&format!("/settings/users/{id}/role"), &[("role", "admin")]).await;
 
     assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(agent.get("/channels/whatsapp/pools").await.status().as_u16(), 200);
+    assert_eq!(agent.get(LISTING).await.status().as_u16(), 200);
     let bad = app.post_form(&format!("/settings/users/{id}/role"), &[("role", "super_admin")]).await;
     assert_eq!(bad.status().as_u16(), 303);
     let role: String = app.with_db(move |c| users::table.find(id).select(users::role).first(c).unwrap()).await;
@@ -185,11 +185,11 @@ async fn an_aggregator_super_admin_sees_every_enterprise_of_theirs_in_the_audit_
 async fn an_idle_session_is_signed_out() {
     let app = spawn_app_with(|s| s.session_idle = std::time::Duration::from_secs(1)).await;
     app.login("admin@acme.example").await;
-    assert_eq!(app.get("/channels/whatsapp/pools").await.status().as_u16(), 200);
+    assert_eq!(app.get(LISTING).await.status().as_u16(), 200);
 
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
 
-    assert_eq!(app.get("/channels/whatsapp/pools").await.status().as_u16(), 303);
+    assert_eq!(app.get(LISTING).await.status().as_u16(), 303);
 }
 
 #[tokio::test]
@@ -197,11 +197,11 @@ async fn a_session_older_than_the_absolute_limit_is_signed_out_however_busy() {
     let app = spawn_app_with(|s| s.session_absolute = std::time::Duration::from_secs(2)).await;
     app.login("admin@acme.example").await;
     for _ in 0..3 {
-        assert_eq!(app.get("/channels/whatsapp/pools").await.status().as_u16(), 200);
+        assert_eq!(app.get(LISTING).await.status().as_u16(), 200);
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    assert_eq!(app.get("/channels/whatsapp/pools").await.status().as_u16(), 303);
+    assert_eq!(app.get(LISTING).await.status().as_u16(), 303);
 }
 
 #[tokio::test]

@@ -5,9 +5,7 @@ use argon2::password_hash::PasswordHasher as _;
 use argon2::{Algorithm, Argon2, Params, Version};
 use wabapool::store::users;
 
-use crate::helpers::{PASSWORD, TestApp, attrs, session_cookie, spawn_app, status, texts};
-
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::helpers::{LISTING, PASSWORD, TestApp, attrs, session_cookie, spawn_app, status, texts};
 
 #[tokio::test]
 async fn signing_in_leads_to_the_waba_pool_listing() {

@@ -1,9 +1,7 @@
 //! Bad input of every kind gets a clear 4xx, stores nothing, and is
 //! never a 500.
 
-use crate::helpers::{PASSWORD, TestApp, attrs, session_cookie, spawn_app, status, texts};
-
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::helpers::{LISTING, PASSWORD, TestApp, attrs, session_cookie, spawn_app, status, texts};
 
 async fn acme_admin() -> TestApp {
     let app = spawn_app().await;

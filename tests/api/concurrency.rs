@@ -8,9 +8,7 @@ use diesel::prelude::*;
 use tokio::sync::Barrier;
 use wabapool::db::schema::{pool_members, pools};
 
-use crate::helpers::{TestApp, spawn_app, status};
-
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::helpers::{LISTING, TestApp, spawn_app, status};
 
 const RETAIL_BANKING: [&str; 11] = [
     "+1 555-030-0301",
@@ -31,11 +29,6 @@ struct Attempt {
     browser: TestApp,
     path: String,
     pairs: Vec<(&'static str, String)>,
-}
-
-/// A browser signed in as `email`.
-async fn signed_in(app: &TestApp, email: &str) -> TestApp {
-    app.new_client_logged_in(email).await
 }
 
 /// Sends every attempt at once and returns each status and body, in the
@@ -101,7 +94,7 @@ async fn adds_of_the_same_numbers(app: &TestApp, email: &str, n: usize, displays
     let ids = app.number_ids(displays).await;
     let mut attempts = Vec::with_capacity(n);
     for i in 0..n {
-        let browser = signed_in(app, email).await;
+        let browser = app.new_client_logged_in(email).await;
         let mut chosen = ids.clone();
         if rotate {
             chosen.rotate_left(i % ids.len());
@@ -173,7 +166,7 @@ async fn simultaneous_adds_with_one_name_in_different_cases_create_one_pool() {
     let app = spawn_app().await;
     let mut attempts = Vec::new();
     for (i, display) in ["+44 7700 900101", "+65 8100 0101", "+91 98100 00101"].into_iter().enumerate() {
-        let browser = signed_in(&app, "admin@acme.example").await;
+        let browser = app.new_client_logged_in("admin@acme.example").await;
         let id = app.number_id(display).await.to_string();
         let name = ["Acme Rush", "ACME RUSH", "acme rush"][i].to_owned();
         attempts.push(Attempt { browser, path: LISTING.to_owned(), pairs: vec![("name", name), ("phone_number_ids", id)] });
@@ -200,7 +193,7 @@ async fn simultaneous_edits_at_one_version_save_exactly_one() {
     let members = app.number_ids(&["+1 555-010-0101", "+1 555-010-0102"]).await;
     let mut attempts = Vec::new();
     for i in 0..8 {
-        let browser = signed_in(&app, if i % 2 == 0 { "admin@acme.example" } else { "super@northwind.example" }).await;
+        let browser = app.new_client_logged_in(if i % 2 == 0 { "admin@acme.example" } else { "super@northwind.example" }).await;
         let pairs = vec![
             ("name", format!("Acme Support {i}")),
             ("phone_number_ids", members[0].clone()),
@@ -259,7 +252,7 @@ async fn simultaneous_edits_and_adds_never_push_a_pool_past_ten_numbers() {
     ];
     let mut attempts = Vec::new();
     for (path, pairs) in plans {
-        let browser = signed_in(&app, "admin@initech.example").await;
+        let browser = app.new_client_logged_in("admin@initech.example").await;
         attempts.push(Attempt { browser, path, pairs });
     }
 
@@ -282,8 +275,8 @@ async fn simultaneous_deactivate_and_edit_leave_one_consistent_pool() {
     let id = app.pool_id("Acme Support").await;
     let version = app.pool_state(id).await.version;
     let members = app.number_ids(&["+1 555-010-0101", "+1 555-010-0102"]).await;
-    let editor = signed_in(&app, "admin@acme.example").await;
-    let toggler = signed_in(&app, "super@acme.example").await;
+    let editor = app.new_client_logged_in("admin@acme.example").await;
+    let toggler = app.new_client_logged_in("super@acme.example").await;
     let attempts = vec![
         Attempt {
             browser: editor,

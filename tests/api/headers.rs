@@ -1,7 +1,7 @@
 //! Security headers on every kind of response: pages, errors, redirects,
 //! static files and probes.
 
-use crate::helpers::{TestApp, spawn_app, status};
+use crate::helpers::{LISTING, spawn_app, spawn_app_signed_in, status};
 
 /// Asserts the security headers of one response.
 fn assert_security_headers(what: &str, response: &reqwest::Response) {
@@ -23,17 +23,11 @@ fn assert_security_headers(what: &str, response: &reqwest::Response) {
     assert!(["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"].contains(&referrer.as_str()), "{what}: {referrer}");
 }
 
-async fn signed_in(email: &str) -> TestApp {
-    let app = spawn_app().await;
-    app.login(email).await;
-    app
-}
-
 #[tokio::test]
 async fn a_portal_page_carries_the_security_headers() {
-    let app = signed_in("admin@acme.example").await;
+    let app = spawn_app_signed_in("admin@acme.example").await;
 
-    let response = app.get("/channels/whatsapp/pools").await;
+    let response = app.get(LISTING).await;
 
     assert_eq!(status(&response), 200);
     assert_security_headers("listing", &response);
@@ -42,7 +36,7 @@ async fn a_portal_page_carries_the_security_headers() {
 
 #[tokio::test]
 async fn a_not_found_page_carries_the_security_headers() {
-    let app = signed_in("admin@acme.example").await;
+    let app = spawn_app_signed_in("admin@acme.example").await;
 
     let response = app.get("/no/such/page").await;
 
@@ -52,9 +46,9 @@ async fn a_not_found_page_carries_the_security_headers() {
 
 #[tokio::test]
 async fn a_forbidden_page_carries_the_security_headers() {
-    let app = signed_in("agent@acme.example").await;
+    let app = spawn_app_signed_in("agent@acme.example").await;
 
-    let response = app.get("/channels/whatsapp/pools").await;
+    let response = app.get(LISTING).await;
 
     assert_eq!(status(&response), 403);
     assert_security_headers("403", &response);
@@ -62,9 +56,9 @@ async fn a_forbidden_page_carries_the_security_headers() {
 
 #[tokio::test]
 async fn a_refused_form_carries_the_security_headers() {
-    let app = signed_in("admin@acme.example").await;
+    let app = spawn_app_signed_in("admin@acme.example").await;
 
-    let response = app.post_form("/channels/whatsapp/pools", &[("name", "")]).await;
+    let response = app.post_form(LISTING, &[("name", "")]).await;
 
     assert_eq!(status(&response), 422);
     assert_security_headers("422", &response);
@@ -72,9 +66,9 @@ async fn a_refused_form_carries_the_security_headers() {
 
 #[tokio::test]
 async fn a_csrf_refusal_carries_the_security_headers() {
-    let app = signed_in("admin@acme.example").await;
+    let app = spawn_app_signed_in("admin@acme.example").await;
 
-    let response = app.post_raw("/channels/whatsapp/pools", &[("name", "x")]).await;
+    let response = app.post_raw(LISTING, &[("name", "x")]).await;
 
     assert_eq!(status(&response), 403);
     assert_security_headers("CSRF 403", &response);
@@ -84,7 +78,7 @@ async fn a_csrf_refusal_carries_the_security_headers() {
 async fn the_sign_in_redirect_carries_the_security_headers() {
     let app = spawn_app().await;
 
-    let response = app.get("/channels/whatsapp/pools").await;
+    let response = app.get(LISTING).await;
 
     assert_eq!(status(&response), 303);
     assert_security_headers("sign-in redirect", &response);
@@ -142,12 +136,12 @@ async fn the_session_cookie_is_http_only_and_same_site() {
 
 #[tokio::test]
 async fn pages_load_no_inline_script() {
-    let app = signed_in("admin@northwind.example").await;
+    let app = spawn_app_signed_in("admin@northwind.example").await;
     let id = app.pool_id("Acme Support").await;
 
     for path in [
         "/login".to_owned(),
-        "/channels/whatsapp/pools".to_owned(),
+        LISTING.to_owned(),
         "/channels/whatsapp/pools/new".to_owned(),
         format!("/channels/whatsapp/pools/{id}/edit"),
         format!("/channels/whatsapp/pools/{id}/deactivate"),

@@ -1,24 +1,16 @@
 //! `spawn_app`: the real application on port 0 with a fresh database
-//! holding the demo dataset, and a cookie-keeping client that does not
-//! follow redirects.
-//!
-//! The database is a temporary SQLite file, or, when
-//! `WABAPOOL_TEST_DATABASE_URL` names a PostgreSQL server, a fresh database
-//! created for the test and dropped after it.
+//! holding the demo dataset (see `common`), and a cookie-keeping client
+//! that does not follow redirects.
 
 use std::sync::Arc;
 
 use diesel::prelude::*;
-use diesel::{Connection, PgConnection, RunQueryDsl};
-use secrecy::SecretString;
 use wabapool::config::Settings;
 use wabapool::db::schema::*;
-use wabapool::db::{self, DatabaseUrl, DbPool};
-use wabapool::meta::sandbox::Sandbox;
+use wabapool::db::{self, DbPool};
 use wabapool::security::secrets::SecretKeys;
-use wabapool::startup::Application;
 
-pub const PASSWORD: &str = "wabapool-demo";
+pub use crate::common::{LISTING, NUMBERS, PASSWORD, SETTINGS, TestDatabase, demo_loaded, fresh_database};
 
 pub struct TestApp {
     pub address: String,
@@ -29,55 +21,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DbPool,
     _database: Arc<TestDatabase>,
-}
-
-pub enum TestDatabase {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { server_url: String, name: String },
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let TestDatabase::Postgres { server_url, name } = self {
-            let (server_url, name) = (server_url.clone(), name.clone());
-            // Dropped on a plain thread: the test's runtime may be shutting down.
-            let _ = std::thread::spawn(move || {
-                if let Ok(mut conn) = PgConnection::establish(&server_url) {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn);
-                }
-            })
-            .join();
-        }
-    }
-}
-
-pub fn fresh_database() -> (String, TestDatabase) {
-    match std::env::var("WABAPOOL_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        Some(server_url) => {
-            assert!(DatabaseUrl::parse(&server_url).backend() == db::Backend::Postgres, "WABAPOOL_TEST_DATABASE_URL must be postgres://");
-            let name = format!("wabapool_test_{}", uuid_like());
-            let mut conn = PgConnection::establish(&server_url).unwrap_or_else(|e| panic!("PostgreSQL at {server_url} is unreachable: {e}"));
-            diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).expect("create test database");
-            let (base, _) = server_url.rsplit_once('/').expect("a database URL has a path");
-            (format!("{base}/{name}"), TestDatabase::Postgres { server_url, name })
-        }
-        None => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let path = dir.path().join("test.sqlite3");
-            (path.to_string_lossy().into_owned(), TestDatabase::Sqlite(dir))
-        }
-    }
-}
-
-fn uuid_like() -> String {
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 12];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-pub fn demo_loaded(conn: &mut db::DbConnection, keys: &SecretKeys) {
-    wabapool::demo::load(conn, &SecretString::from(PASSWORD), keys).expect("demo data loads");
 }
 
 /// A new API key of Acme Retail, made through the service as its super admin.
@@ -101,28 +44,31 @@ pub async fn spawn_app() -> TestApp {
 
 /// As `spawn_app`, with settings changed first (e.g. another Graph URL).
 pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
-    let (url, database) = fresh_database();
-    let sandbox = Sandbox::bind(wabapool::demo::sandbox_fixture(), "127.0.0.1:0").expect("sandbox binds").spawn();
-    let mut settings = Settings::for_database(&url);
-    settings.meta_graph_url = Some(sandbox.base_url.clone());
-    settings.meta_timeout = std::time::Duration::from_millis(1500);
-    customise(&mut settings);
-    let keys = settings.secret_keys.clone();
-    let app_keys = keys.clone();
-    let app = Application::build(settings).await.expect("application builds");
-    let port = app.port();
-    let pool = app.db();
-    let seed = pool.clone();
-    tokio::task::spawn_blocking(move || demo_loaded(&mut seed.get().expect("connection"), &keys)).await.expect("seeding finished");
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        sandbox_url: sandbox.base_url.clone(),
-        keys: app_keys,
-        client: browser(),
-        db: pool,
-        _database: Arc::new(database),
-    }
+    let app = crate::common::start_app(customise).await;
+    TestApp { address: app.address, sandbox_url: app.sandbox_url, keys: app.keys, client: browser(), db: app.db, _database: Arc::new(app.database) }
+}
+
+/// Signs `client` in as a demo user through the sign-in form of the app at
+/// `address`, and asserts it worked.
+pub async fn sign_in(client: &reqwest::Client, address: &str, email: &str) {
+    let page = client.get(format!("{address}/login")).send().await.expect("GET sent").text().await.expect("body");
+    let token = csrf_of(&page);
+    let body = serde_urlencoded::to_string([("csrf_token", token.as_str()), ("email", email), ("password", PASSWORD)]).unwrap();
+    let response = client
+        .post(format!("{address}/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("POST sent");
+    assert_eq!(response.status().as_u16(), 303, "sign-in of {email} should succeed");
+}
+
+/// Starts the app as `spawn_app` does, with its browser signed in as `email`.
+pub async fn spawn_app_signed_in(email: &str) -> TestApp {
+    let app = spawn_app().await;
+    app.login(email).await;
+    app
 }
 
 /// A cookie-keeping client that does not follow redirects, as a browser
@@ -186,8 +132,7 @@ impl TestApp {
 
     /// Signs in as a demo user and asserts it worked.
     pub async fn login(&self, email: &str) {
-        let response = self.post_form("/login", &[("email", email), ("password", PASSWORD)]).await;
-        assert_eq!(response.status().as_u16(), 303, "sign-in of {email} should succeed");
+        sign_in(&self.client, &self.address, email).await;
     }
 
     /// Runs a query on the test database.
@@ -385,7 +330,7 @@ impl TestApp {
             pairs.push(("enterprise_id", e));
         }
         pairs.extend(ids.iter().map(|id| ("phone_number_ids", id.as_str())));
-        let response = self.post_form("/channels/whatsapp/pools", &pairs).await;
+        let response = self.post_form(LISTING, &pairs).await;
         assert_eq!(status(&response), 303, "adding {name} should succeed: {}", response.text().await.unwrap_or_default());
         self.pool_id(name).await
     }

@@ -2,9 +2,8 @@
 //! plain requests get whole pages and 303s, so the portal works with
 //! JavaScript off.
 
-use crate::helpers::{attrs, spawn_app, status, texts};
+use crate::helpers::{LISTING, attrs, spawn_app, status, texts};
 
-const LISTING: &str = "/channels/whatsapp/pools";
 const HTMX: &[(&str, &str)] = &[("HX-Request", "true")];
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use wabapool::db::{self, DatabaseUrl};
 use wabapool::security::secrets::SecretKeys;
 use wabapool::startup::Application;
 
-use crate::helpers::{PASSWORD, TestDatabase, browser, csrf_of, demo_loaded, fresh_database};
+use crate::helpers::{PASSWORD, TestDatabase, browser, csrf_of, demo_loaded, fresh_database, sign_in};
 
 /// One running instance and its server handle.
 struct Instance {
@@ -55,26 +55,14 @@ async fn seeded_database() -> (String, TestDatabase, SecretKeys) {
     (url, database, keys)
 }
 
-async fn login(client: &reqwest::Client, address: &str, email: &str) {
-    let page = client.get(format!("{address}/login")).send().await.unwrap().text().await.unwrap();
-    let token = csrf_of(&page);
-    let response = client
-        .post(format!("{address}/login"))
-        .form(&[("csrf_token", token.as_str()), ("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 303);
-}
-
 /// Two instances on one fresh seeded database, each with a browser signed in as `email`.
 async fn two_instances_signed_in(email: &str) -> (String, TestDatabase, (Instance, reqwest::Client), (Instance, reqwest::Client)) {
     let (url, database, _keys) = seeded_database().await;
     let a = start(shared_settings(&url)).await;
     let b = start(shared_settings(&url)).await;
     let (ca, cb) = (browser(), browser());
-    login(&ca, &a.address, email).await;
-    login(&cb, &b.address, email).await;
+    sign_in(&ca, &a.address, email).await;
+    sign_in(&cb, &b.address, email).await;
     (url, database, (a, ca), (b, cb))
 }
 
@@ -95,13 +83,13 @@ async fn a_session_made_on_one_instance_works_on_the_other_and_ends_everywhere_a
     let a = start(shared_settings(&url)).await;
     let b = start(shared_settings(&url)).await;
     let client = browser();
-    login(&client, &a.address, "admin@acme.example").await;
+    sign_in(&client, &a.address, "admin@acme.example").await;
 
     assert_eq!(status_of(&client, format!("{}/channels/whatsapp/pools", b.address)).await, 200);
 
     // A second browser signs out everywhere through instance B.
     let other = browser();
-    login(&other, &b.address, "admin@acme.example").await;
+    sign_in(&other, &b.address, "admin@acme.example").await;
     let page = other.get(format!("{}/channels/whatsapp/pools", b.address)).send().await.unwrap().text().await.unwrap();
     let token = csrf_of(&page);
     let ended = other.post(format!("{}/logout/everywhere", b.address)).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
@@ -117,7 +105,7 @@ async fn disabling_a_user_signs_them_out_on_every_instance() {
     let a = start(shared_settings(&url)).await;
     let b = start(shared_settings(&url)).await;
     let client = browser();
-    login(&client, &a.address, "admin@acme.example").await;
+    sign_in(&client, &a.address, "admin@acme.example").await;
     let disable_url = url.clone();
     tokio::task::spawn_blocking(move || {
         let pool = db::connect_pool(&DatabaseUrl::parse(&disable_url), 1).unwrap();
@@ -201,7 +189,7 @@ async fn when_one_instance_stops_the_other_keeps_serving() {
     let a = start(shared_settings(&url)).await;
     let b = start(shared_settings(&url)).await;
     let client = browser();
-    login(&client, &a.address, "admin@acme.example").await;
+    sign_in(&client, &a.address, "admin@acme.example").await;
 
     a.server.stop(false).await;
 
@@ -268,7 +256,7 @@ async fn a_database_outage_answers_503_and_the_instance_recovers_by_itself() {
     };
     let instance = start(shared_settings(&proxied)).await;
     let client = browser();
-    login(&client, &instance.address, "admin@acme.example").await;
+    sign_in(&client, &instance.address, "admin@acme.example").await;
     assert_eq!(status_of(&client, format!("{}/readyz", instance.address)).await, 200);
 
     outage.cut();

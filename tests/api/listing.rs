@@ -4,9 +4,7 @@
 use diesel::prelude::*;
 use wabapool::db::schema::{enterprises, numbers, pool_members, pools, wabas};
 
-use crate::helpers::{TestApp, attrs, spawn_app, status, texts};
-
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::helpers::{LISTING, TestApp, attrs, spawn_app, status, texts};
 
 /// The pool names a listing page shows, in order.
 fn names(page: &str) -> Vec<String> {

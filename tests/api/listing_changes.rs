@@ -6,9 +6,7 @@
 use diesel::prelude::*;
 use wabapool::db::schema::{enterprises, numbers, pool_members, pools, wabas};
 
-use crate::helpers::{TestApp, spawn_app, texts};
-
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::helpers::{LISTING, TestApp, spawn_app, texts};
 
 async fn listed(app: &TestApp, css: &str) -> Vec<String> {
     texts(&app.get_html(LISTING).await, css)

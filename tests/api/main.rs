@@ -4,6 +4,8 @@ mod administration;
 mod auth;
 mod bad_input;
 mod cli;
+#[path = "../common/mod.rs"]
+mod common;
 mod concurrency;
 mod failures;
 mod headers;

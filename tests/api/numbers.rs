@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::json;
 use wabapool::db::schema::{audit_entries, numbers, waba_links, wabas};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{LISTING, TestApp, spawn_app, spawn_app_with};
 
 const TOKEN: &str = "EAAGsandboxFreshToken0123456789";
 
@@ -175,7 +175,7 @@ async fn a_deactivated_number_keeps_its_pool_membership_and_the_listing_shows_it
     assert_eq!(response.status().as_u16(), 303);
     let pool = app.pool_id("Acme Support").await;
     assert_eq!(app.pool_numbers(pool).await.len(), 2);
-    let listing = app.get_html("/channels/whatsapp/pools").await;
+    let listing = app.get_html(LISTING).await;
     assert!(listing.contains("1/2 in rotation"));
     assert!(listing.contains("Deactivated"));
     let actions: Vec<String> = app.with_db(|c| audit_entries::table.select(audit_entries::action).load(c).unwrap()).await;
@@ -455,7 +455,7 @@ async fn dropping_below_three_activated_numbers_is_allowed_and_warns_on_the_ente
     let response = app.post_form(&format!("/channels/whatsapp/numbers/{spare}/deactivate"), &[]).await;
 
     assert_eq!(response.status().as_u16(), 303);
-    let listing = app.get_html("/channels/whatsapp/pools").await;
+    let listing = app.get_html(LISTING).await;
     assert!(listing.contains("Umbrella Foods has 2 activated WhatsApp numbers; a WABA Pool needs at least 3."));
     let pool = app.pool_id("Umbrella Orders").await;
     assert!(app.get_html(&format!("/channels/whatsapp/pools/{pool}")).await.contains("cannot be changed or reactivated"));

@@ -6,9 +6,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
 use wabapool::db::schema::{pool_members, pools};
 
-use crate::helpers::{TestApp, attrs, spawn_app, status, texts};
-
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::helpers::{LISTING, TestApp, attrs, spawn_app, status, texts};
 
 const GLOBEX_BLOCKED: &str = "Globex Health has 2 activated WhatsApp numbers; a WABA Pool needs at least 3.";
 

@@ -1,6 +1,6 @@
 //! Adding, editing and toggling pools over HTTP.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{LISTING, spawn_app};
 
 #[tokio::test]
 async fn an_enterprise_admin_adds_a_pool_of_three_numbers() {
@@ -13,18 +13,15 @@ async fn an_enterprise_admin_adds_a_pool_of_three_numbers() {
 
     // Act
     let response = app
-        .post_form(
-            "/channels/whatsapp/pools",
-            &[("name", "Acme Asia"), ("phone_number_ids", &uk), ("phone_number_ids", &india), ("phone_number_ids", &singapore)],
-        )
+        .post_form(LISTING, &[("name", "Acme Asia"), ("phone_number_ids", &uk), ("phone_number_ids", &india), ("phone_number_ids", &singapore)])
         .await;
 
     // Assert
     assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(response.headers()["location"], "/channels/whatsapp/pools");
+    assert_eq!(response.headers()["location"], LISTING);
     let id = app.pool_id("Acme Asia").await;
     assert_eq!(app.pool_numbers(id).await, vec!["+44 7700 900101", "+91 98100 00101", "+65 8100 0101"]);
-    let listing = app.get_html("/channels/whatsapp/pools").await;
+    let listing = app.get_html(LISTING).await;
     assert!(listing.contains("Acme Asia"));
     assert!(listing.contains("was added"));
 }
@@ -36,7 +33,7 @@ async fn a_pool_with_a_number_of_another_tenant_is_not_found_and_nothing_changes
     let umbrella_number = app.number_id("+1 555-050-0603").await.to_string();
     let before = app.snapshot().await;
 
-    let response = app.post_form("/channels/whatsapp/pools", &[("name", "Stolen"), ("phone_number_ids", &umbrella_number)]).await;
+    let response = app.post_form(LISTING, &[("name", "Stolen"), ("phone_number_ids", &umbrella_number)]).await;
 
     assert_eq!(response.status().as_u16(), 404);
     assert_eq!(app.snapshot().await, before);

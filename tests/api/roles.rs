@@ -2,9 +2,7 @@
 //! and numbers page; admins and super admins work within their scope;
 //! aggregator users see every enterprise of their aggregator.
 
-use crate::helpers::{TestApp, spawn_app, status, texts};
-
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::helpers::{LISTING, TestApp, spawn_app, status, texts};
 
 /// Every pool and numbers page an agent might open.
 async fn pages_for(app: &TestApp) -> Vec<String> {

@@ -6,10 +6,7 @@
 use diesel::prelude::*;
 use wabapool::db::schema::{aggregators, enterprises, users};
 
-use crate::helpers::{TestApp, spawn_app, status, texts};
-
-const LISTING: &str = "/channels/whatsapp/pools";
-const NUMBERS: &str = "/channels/whatsapp/numbers";
+use crate::helpers::{LISTING, NUMBERS, TestApp, spawn_app, spawn_app_signed_in, status, texts};
 
 async fn session_stamp(app: &TestApp) -> i64 {
     app.with_db(|c| wabapool::store::stamps::session(c).unwrap()).await
@@ -22,8 +19,7 @@ async fn header_organisation(app: &TestApp, path: &str) -> String {
 /// Signs in and visits the listing and the Numbers page twice each, so the
 /// user is kept and later requests are answered from memory.
 async fn signed_in_and_kept(email: &str) -> TestApp {
-    let app = spawn_app().await;
-    app.login(email).await;
+    let app = spawn_app_signed_in(email).await;
     for _ in 0..2 {
         assert_eq!(status(&app.get(LISTING).await), 200);
         assert_eq!(status(&app.get(NUMBERS).await), 200);

@@ -8,12 +8,7 @@ use wabapool::config::Settings;
 use wabapool::db::schema::{sessions, users};
 use wabapool::startup::Application;
 
-use crate::helpers::{PASSWORD, TestApp, csrf_of, session_cookie, spawn_app, spawn_app_with, status};
-
-const LISTING: &str = "/channels/whatsapp/pools";
-const NUMBERS: &str = "/channels/whatsapp/numbers";
-/// A page every role may read.
-const SETTINGS: &str = "/settings/password";
+use crate::helpers::{LISTING, NUMBERS, PASSWORD, SETTINGS, TestApp, csrf_of, session_cookie, spawn_app, spawn_app_with, status};
 
 /// Signs the app's browser in as `email` and returns a copy of its session
 /// cookie with the CSRF token the copy's pages carry: what an attacker

@@ -6,9 +6,7 @@
 use diesel::prelude::*;
 use wabapool::db::schema::{pending_upgrades, pools, users};
 
-use crate::helpers::{TestApp, attrs, spawn_app, status, texts};
-
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::helpers::{LISTING, TestApp, attrs, spawn_app, status, texts};
 
 impl TestApp {
     async fn add_user_answer(&self, email: &str, password: &str) -> (u16, String) {

@@ -1,9 +1,7 @@
 //! R2: another tenant's pool, number or enterprise id is answered with 404,
 //! exactly as an unknown one, and nothing changes.
 
-use crate::helpers::{TestApp, spawn_app, status, texts};
-
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::helpers::{LISTING, TestApp, spawn_app, status, texts};
 
 /// Every way to reach one pool: GET pages and POSTed changes.
 async fn assert_pool_unreachable(app: &TestApp, pool: &str) {

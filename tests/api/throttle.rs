@@ -12,13 +12,8 @@ const FAILED: &str = "That email and password do not match an active account.";
 
 impl TestApp {
     async fn sign_in(&self, email: &str, password: &str, forwarded_for: Option<&str>) -> (u16, String) {
-        let token = self.csrf_token().await;
-        let body = serde_urlencoded::to_string([("csrf_token", token.as_str()), ("email", email), ("password", password)]).unwrap();
-        let mut request = self.client.post(self.url("/login")).header("Content-Type", "application/x-www-form-urlencoded").body(body);
-        if let Some(ip) = forwarded_for {
-            request = request.header("X-Forwarded-For", ip);
-        }
-        let response = request.send().await.unwrap();
+        let headers: Vec<(&str, &str)> = forwarded_for.map(|ip| ("X-Forwarded-For", ip)).into_iter().collect();
+        let response = self.post_form_with_headers("/login", &[("email", email), ("password", password)], &headers).await;
         (response.status().as_u16(), response.text().await.unwrap())
     }
 

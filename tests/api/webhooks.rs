@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use wabapool::db::schema::{audit_entries, numbers, wabas};
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{LISTING, TestApp, spawn_app_with};
 
 const APP_SECRET: &str = "test-app-secret-0123456789";
 const VERIFY_TOKEN: &str = "test-verify-token";
@@ -143,7 +143,7 @@ async fn a_flagged_number_turns_red_leaves_rotation_and_recovers_when_unflagged(
     assert_eq!(app.deliver(flagged).await, 200);
 
     assert_eq!(app.quality_of("1015550100101").await, "RED");
-    assert!(app.get_html("/channels/whatsapp/pools").await.contains("1/2 in rotation"));
+    assert!(app.get_html(LISTING).await.contains("1/2 in rotation"));
     let unflagged = envelope(
         "102000000000101",
         "phone_number_quality_update",
@@ -151,7 +151,7 @@ async fn a_flagged_number_turns_red_leaves_rotation_and_recovers_when_unflagged(
     );
     assert_eq!(app.deliver(unflagged).await, 200);
     assert_eq!(app.quality_of("1015550100101").await, "GREEN");
-    assert!(app.get_html("/channels/whatsapp/pools").await.contains("2/2 in rotation"));
+    assert!(app.get_html(LISTING).await.contains("2/2 in rotation"));
 }
 
 #[tokio::test]
@@ -243,7 +243,7 @@ async fn the_pool_pages_say_how_many_numbers_are_out_of_rotation_why_and_since_w
 
     assert_eq!(app.deliver(flagged).await, 200);
 
-    let listing = app.get_html("/channels/whatsapp/pools").await;
+    let listing = app.get_html(LISTING).await;
     assert!(listing.contains("1 of 2 numbers out of rotation"));
     assert!(listing.contains("+1 555-010-0101: Quality RED at Meta since 20"), "the reason and the moment are shown");
     let pool = app.pool_id("Acme Support").await;
@@ -259,7 +259,7 @@ async fn the_pool_pages_say_how_many_numbers_are_out_of_rotation_why_and_since_w
         .await,
         200
     );
-    let listing = app.get_html("/channels/whatsapp/pools").await;
+    let listing = app.get_html(LISTING).await;
     assert!(listing.contains("2 of 2 numbers out of rotation"));
     assert!(listing.contains("WABA suspended by Meta (DISABLED_UPDATE) since"));
 }

@@ -5,7 +5,7 @@
 use crate::browser::Browser;
 use crate::harness::browser_test;
 
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::app::LISTING;
 
 /// Runs axe on the current screen and keeps a screenshot of it.
 async fn check(b: &Browser, test: &str, screen: &str) {

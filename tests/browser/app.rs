@@ -1,18 +1,13 @@
-//! The application under test: the real app on 127.0.0.1 port 0 with the
-//! demo dataset and a Graph sandbox, on a temporary SQLite file or, when
-//! `WABAPOOL_TEST_DATABASE_URL` names a PostgreSQL server, on a fresh
-//! database dropped after the test.
+//! The application under test: the real app in demo mode, started as the
+//! API tests start it (see `common`), with the queries the browser tests
+//! check the database with.
 
 use diesel::prelude::*;
-use diesel::{Connection, PgConnection, RunQueryDsl};
-use secrecy::SecretString;
-use wabapool::config::Settings;
 use wabapool::db::schema::{enterprises, numbers, pool_members, pools};
-use wabapool::db::{self, DatabaseUrl, DbPool};
-use wabapool::meta::sandbox::Sandbox;
-use wabapool::startup::Application;
+use wabapool::db::{self, DbPool};
 
-pub const PASSWORD: &str = "wabapool-demo";
+pub use crate::common::{LISTING, PASSWORD};
+use crate::common::{TestDatabase, start_app};
 
 pub struct TestApp {
     pub address: String,
@@ -20,72 +15,11 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
-enum TestDatabase {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { server_url: String, name: String },
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let TestDatabase::Postgres { server_url, name } = self {
-            let (server_url, name) = (server_url.clone(), name.clone());
-            // On a plain thread: the test's runtime may be shutting down.
-            let _ = std::thread::spawn(move || {
-                if let Ok(mut conn) = PgConnection::establish(&server_url) {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn);
-                }
-            })
-            .join();
-        }
-    }
-}
-
-fn fresh_database() -> (String, TestDatabase) {
-    match std::env::var("WABAPOOL_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        Some(server_url) => {
-            assert!(DatabaseUrl::parse(&server_url).backend() == db::Backend::Postgres, "WABAPOOL_TEST_DATABASE_URL must be postgres://");
-            let name = format!("wabapool_browser_{}", random_suffix());
-            let mut conn = PgConnection::establish(&server_url).unwrap_or_else(|e| panic!("PostgreSQL at {server_url} is unreachable: {e}"));
-            diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).expect("create test database");
-            let (base, _) = server_url.rsplit_once('/').expect("a database URL has a path");
-            (format!("{base}/{name}"), TestDatabase::Postgres { server_url, name })
-        }
-        None => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let path = dir.path().join("browser.sqlite3");
-            (path.to_string_lossy().into_owned(), TestDatabase::Sqlite(dir))
-        }
-    }
-}
-
-fn random_suffix() -> String {
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 12];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 /// Starts the app on a fresh database holding the demo dataset, in demo
 /// mode as `wabapool demo` runs it (the banner shows).
 pub async fn spawn_app() -> TestApp {
-    let (url, database) = fresh_database();
-    let sandbox = Sandbox::bind(wabapool::demo::sandbox_fixture(), "127.0.0.1:0").expect("sandbox binds").spawn();
-    let mut settings = Settings::for_database(&url);
-    settings.meta_graph_url = Some(sandbox.base_url.clone());
-    settings.meta_timeout = std::time::Duration::from_millis(1500);
-    settings.demo = true;
-    let keys = settings.secret_keys.clone();
-    let app = Application::build(settings).await.expect("application builds");
-    let port = app.port();
-    let pool = app.db();
-    let seed = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        wabapool::demo::load(&mut seed.get().expect("connection"), &SecretString::from(PASSWORD), &keys).expect("demo data loads")
-    })
-    .await
-    .expect("seeding finished");
-    tokio::spawn(app.run_until_stopped());
-    TestApp { address: format!("http://127.0.0.1:{port}"), db: pool, _database: database }
+    let app = start_app(|settings| settings.demo = true).await;
+    TestApp { address: app.address, db: app.db, _database: app.database }
 }
 
 impl TestApp {

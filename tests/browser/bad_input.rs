@@ -4,7 +4,7 @@
 use crate::browser::Browser;
 use crate::harness::browser_test;
 
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::app::LISTING;
 
 /// Signs in as Acme's admin and fills the Add page (name and three numbers).
 async fn acme_add_page_filled(b: &Browser, name: &str) {

@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 use crate::browser::Browser;
 use crate::harness::browser_test;
 
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::app::LISTING;
 
 /// Clicks "+ Add Pool" on the listing and waits for the Add page.
 async fn open_add_page(b: &Browser) {
@@ -285,7 +285,7 @@ async fn an_agent_sees_no_waba_pool_menu_and_the_direct_url_shows_the_403_page()
         assert!(!b.exists("a[href^='/channels/whatsapp/pools']").await, "no link to pools anywhere on the page");
 
         // Act: the address typed by hand.
-        b.goto("/channels/whatsapp/pools").await;
+        b.goto(LISTING).await;
 
         // Assert
         assert_eq!(b.page_status().await, 403);

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::browser::Browser;
 use crate::harness::browser_test;
 
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::app::LISTING;
 
 /// Focus is inside the open modal dialog.
 async fn focus_in_dialog(b: &Browser) -> bool {
@@ -22,7 +22,7 @@ async fn keyboard_login(b: &Browser, email: &str) {
     b.type_text(email).await;
     b.press(&[Key::Tab]).await;
     assert_eq!(b.focused().await, "input: Password");
-    b.type_text(crate::app::PASSWORD).await;
+    b.type_text(crate::common::PASSWORD).await;
     b.press(&[Key::Enter]).await;
     b.wait_for_path(LISTING).await;
 }

@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 use crate::browser::Browser;
 use crate::harness::{DESKTOP, browser_test};
 
-const LISTING: &str = "/channels/whatsapp/pools";
+use crate::app::LISTING;
 const PHONE: (u32, u32) = (375, 812);
 
 /// How far the page is wider than the viewport, with the widest culprits.

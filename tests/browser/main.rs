@@ -11,6 +11,8 @@ mod app;
 mod axe;
 mod bad_input;
 mod browser;
+#[path = "../common/mod.rs"]
+mod common;
 mod flows;
 mod harness;
 mod keyboard;
