@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::{E164, Role};
+use crate::domain::{E164, NumberStatus, QualityRating, Role, ThroughputLevel, WabaStatus};
 use crate::meta::sandbox::{Fixture, FixtureWaba};
 use crate::meta::types::{PhoneNumberInfo, Throughput};
 use crate::security::password::hash_password;
@@ -16,7 +16,7 @@ use crate::store::{numbers, orgs, pools, wabas};
 pub const DEFAULT_PASSWORD: &str = "wabapool-demo";
 
 /// One demo number: display form, verified name, portal status, quality.
-struct DemoNumber(&'static str, &'static str, &'static str, &'static str);
+struct DemoNumber(&'static str, &'static str, NumberStatus, &'static str);
 
 struct DemoWaba {
     enterprise: &'static str,
@@ -25,7 +25,7 @@ struct DemoWaba {
     numbers: &'static [DemoNumber],
 }
 
-const ACTIVE: &str = "activated";
+const ACTIVE: NumberStatus = NumberStatus::Activated;
 
 const WABAS: &[DemoWaba] = &[
     DemoWaba {
@@ -38,7 +38,7 @@ const WABAS: &[DemoWaba] = &[
             DemoNumber("+44 7700 900101", "Acme Retail UK", ACTIVE, "GREEN"),
             DemoNumber("+91 98100 00101", "Acme Retail India", ACTIVE, "YELLOW"),
             DemoNumber("+65 8100 0101", "Acme Retail Singapore", ACTIVE, "GREEN"),
-            DemoNumber("+1 555-010-0103", "Acme Retail", "pending", "UNKNOWN"),
+            DemoNumber("+1 555-010-0103", "Acme Retail", NumberStatus::Pending, "UNKNOWN"),
         ],
     },
     DemoWaba {
@@ -48,7 +48,7 @@ const WABAS: &[DemoWaba] = &[
         numbers: &[
             DemoNumber("+1 555-020-0201", "Globex Health", ACTIVE, "GREEN"),
             DemoNumber("+1 555-020-0202", "Globex Health", ACTIVE, "GREEN"),
-            DemoNumber("+1 555-020-0203", "Globex Health", "deactivated", "RED"),
+            DemoNumber("+1 555-020-0203", "Globex Health", NumberStatus::Deactivated, "RED"),
         ],
     },
     DemoWaba {
@@ -131,7 +131,7 @@ pub fn sandbox_fixture() -> Fixture {
                 .numbers
                 .iter()
                 .map(|DemoNumber(display, verified_name, status, quality)| {
-                    let pending = *status == "pending";
+                    let pending = *status == NumberStatus::Pending;
                     PhoneNumberInfo {
                         id: phone_number_id(display).unwrap_or_default(),
                         display_phone_number: (*display).to_owned(),
@@ -202,13 +202,13 @@ fn add_waba(conn: &mut DbConnection, demo: &DemoWaba, keys: &SecretKeys) -> Resu
     let enterprise = enterprise_id(conn, demo.enterprise)?;
     let waba = wabas::insert(
         conn,
-        &wabas::NewWaba { meta_waba_id: demo.meta_waba_id, business_id: Some("900000000000001"), name: demo.name, status: "active" },
+        &wabas::NewWaba { meta_waba_id: demo.meta_waba_id, business_id: Some("900000000000001"), name: demo.name, status: WabaStatus::Active },
     )?;
     let sealed = keys.seal(&SecretString::from(sandbox_token(demo.meta_waba_id)));
     wabas::store_token(conn, waba, enterprise, &sealed.ciphertext, &sealed.key_id)?;
     for DemoNumber(display, verified_name, status, quality) in demo.numbers {
         let e164 = E164::parse(display).map_err(|e| ServiceError::Internal(e.into()))?;
-        let pending = *status == "pending";
+        let pending = *status == NumberStatus::Pending;
         numbers::insert(
             conn,
             &numbers::NewNumber {
@@ -218,16 +218,16 @@ fn add_waba(conn: &mut DbConnection, demo: &DemoWaba, keys: &SecretKeys) -> Resu
                 display_phone_number: display,
                 e164: e164.as_str(),
                 verified_name,
-                status,
+                status: *status,
                 meta_status: Some(if pending { "PENDING" } else { "CONNECTED" }),
                 code_verification_status: Some(if pending { "NOT_VERIFIED" } else { "VERIFIED" }),
-                quality_rating: quality,
+                quality_rating: &QualityRating::parse(quality),
                 messaging_limit_tier: Some("TIER_1K"),
-                throughput_level: Some("STANDARD"),
+                throughput_level: Some(&ThroughputLevel::Standard),
             },
         )?;
     }
-    wabas::record_sync(conn, waba, demo.name, "active")?;
+    wabas::record_sync(conn, waba, demo.name, WabaStatus::Active)?;
     Ok(())
 }
 

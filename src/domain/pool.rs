@@ -126,7 +126,7 @@ pub fn check_membership(
             return MembershipCheck::Foreign(*id);
         }
         let already_member = current_members.contains(id);
-        if !already_member && candidate.status != NumberStatus::Activated {
+        if !already_member && !candidate.status.is_activated() {
             errors.push(format!("{} is {}; only activated numbers can join a pool.", candidate.display, candidate.status.as_str()));
         }
         if let Some((other, other_name)) = &candidate.pool

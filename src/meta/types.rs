@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::WabaStatus;
+
 /// `GET /{version}/{waba-id}`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct WabaInfo {
@@ -30,9 +32,9 @@ pub struct HealthStatus {
 impl WabaInfo {
     /// The status a sync gives the WABA: suspended when Meta says it cannot
     /// send (BLOCKED), active for any other answer Meta gave with the token.
-    pub fn portal_status(&self) -> &'static str {
+    pub fn portal_status(&self) -> WabaStatus {
         let blocked = self.health_status.as_ref().and_then(|h| h.can_send_message.as_deref()).is_some_and(|c| c.eq_ignore_ascii_case("BLOCKED"));
-        if blocked { "suspended" } else { "active" }
+        if blocked { WabaStatus::Suspended } else { WabaStatus::Active }
     }
 }
 
@@ -152,9 +154,9 @@ mod tests {
 
     #[test]
     fn a_waba_meta_says_is_blocked_is_suspended_and_any_other_answer_is_active() {
-        assert_eq!(info(Some("BLOCKED")).portal_status(), "suspended");
+        assert_eq!(info(Some("BLOCKED")).portal_status(), WabaStatus::Suspended);
         for other in [Some("AVAILABLE"), Some("LIMITED"), None] {
-            assert_eq!(info(other).portal_status(), "active", "{other:?}");
+            assert_eq!(info(other).portal_status(), WabaStatus::Active, "{other:?}");
         }
     }
 }

@@ -9,6 +9,8 @@ use std::borrow::Cow;
 
 pub use errors::{ErrorClass, classify};
 
+use crate::domain::{NumberStatus, OutOfRotation, WabaStatus};
+
 /// How a pool spreads messages over its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
@@ -47,11 +49,13 @@ impl Strategy {
     }
 }
 
-/// Why a member cannot send right now (besides region and department).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a member cannot send right now (besides region and department):
+/// out of rotation (the first three, see [`crate::domain::rotation`]), or
+/// resting for a while after Meta's answer or its own throughput.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unavailable {
-    NotActivated(String),
-    WabaNotActive(String),
+    NotActivated(NumberStatus),
+    WabaNotActive(WabaStatus),
     QualityRed,
     CoolingDown,
     WabaOutOfRotation,
@@ -67,6 +71,16 @@ impl Unavailable {
             Self::CoolingDown => "cooling down after Meta's spam limit".into(),
             Self::WabaOutOfRotation => "WABA out of rotation after Meta's error".into(),
             Self::OverThroughput => "at its messages-per-second limit".into(),
+        }
+    }
+}
+
+impl From<OutOfRotation> for Unavailable {
+    fn from(out: OutOfRotation) -> Self {
+        match out {
+            OutOfRotation::NotActivated(status) => Self::NotActivated(status),
+            OutOfRotation::WabaNotActive(status) => Self::WabaNotActive(status),
+            OutOfRotation::QualityRed => Self::QualityRed,
         }
     }
 }

@@ -130,7 +130,7 @@ fn an_unknown_department_is_refused() {
 #[test]
 fn every_member_gets_a_reason() {
     let mut members = [member(10, 1), member(20, 2)];
-    members[0].unavailable = Some(Unavailable::NotActivated("deactivated".into()));
+    members[0].unavailable = Some(Unavailable::NotActivated(NumberStatus::Deactivated));
     let decision = decide(&pool(Strategy::RoundRobin, 0), &members, &template_to("1555"));
     assert_eq!(decision.verdicts[0].reason, "number is deactivated");
     assert!(!decision.verdicts[0].eligible);
@@ -160,8 +160,8 @@ fn arb_member() -> impl proptest::strategy::Strategy<Value = Member> {
                 1 => Unavailable::CoolingDown,
                 2 => Unavailable::OverThroughput,
                 3 => Unavailable::WabaOutOfRotation,
-                4 => Unavailable::NotActivated("pending".into()),
-                _ => Unavailable::WabaNotActive("suspended".into()),
+                4 => Unavailable::NotActivated(NumberStatus::Pending),
+                _ => Unavailable::WabaNotActive(WabaStatus::Suspended),
             }),
             window_open,
         })

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::access::{chosen_enterprise, enterprise_in_scope, enterprises_in_scope, require_channel_admin};
 use super::{Actor, FieldErrors, ServiceError};
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::{E164, EnterpriseId, NumberStatus, QualityRating};
+use crate::domain::{E164, EnterpriseId, NumberStatus, QualityRating, ThroughputLevel, WabaStatus};
 pub use crate::meta::types::MetaWaba;
 use crate::meta::types::PhoneNumberInfo;
 use crate::security::secrets::{Sealed, SecretKeys};
@@ -51,7 +51,7 @@ pub struct WabaView {
 
 impl WabaView {
     pub fn needs_reconnect(&self) -> bool {
-        self.waba.status == "reconnect_needed"
+        self.waba.status.needs_reconnect()
     }
 
     pub fn last_synced(&self) -> String {
@@ -75,11 +75,11 @@ fn view(n: NumberRow, pool_name: Option<String>, enterprise_id: i64) -> NumberVi
         phone_number_id: n.phone_number_id,
         display: n.display_phone_number,
         verified_name: n.verified_name,
-        status: NumberStatus::parse(&n.status).unwrap_or(NumberStatus::Pending),
+        status: n.status,
         meta_status: n.meta_status.unwrap_or_default(),
-        quality: QualityRating::parse(&n.quality_rating),
+        quality: n.quality_rating,
         messaging_limit: n.messaging_limit_tier.unwrap_or_default(),
-        throughput: n.throughput_level.unwrap_or_default(),
+        throughput: n.throughput_level.map(|level| level.to_string()).unwrap_or_default(),
         // Another enterprise's pool is not ours to name.
         pool_name: if unavailable { None } else { pool_name },
         last_synced: n.last_synced_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
@@ -155,9 +155,9 @@ fn meta_fields(info: &PhoneNumberInfo) -> Result<(String, MetaFields<'_>), Strin
             verified_name: info.verified_name.as_deref().unwrap_or_default(),
             meta_status: info.status.as_deref(),
             code_verification_status: info.code_verification_status.as_deref(),
-            quality_rating: info.quality_rating.as_deref().unwrap_or("UNKNOWN"),
+            quality_rating: info.quality_rating.as_deref().map_or(QualityRating::Unknown, QualityRating::parse),
             messaging_limit_tier: info.messaging_limit_tier.as_deref(),
-            throughput_level: info.throughput.as_ref().and_then(|t| t.level.as_deref()),
+            throughput_level: info.throughput.as_ref().and_then(|t| t.level.as_deref()).map(ThroughputLevel::parse),
         },
     ))
 }
@@ -181,7 +181,8 @@ pub fn store_link(
         let waba = match wabas::find_by_meta_id(conn, &meta.info.id)? {
             Some(existing) => existing,
             None => {
-                let id = wabas::insert(conn, &wabas::NewWaba { meta_waba_id: &meta.info.id, business_id: None, name: &name, status: "active" })?;
+                let id =
+                    wabas::insert(conn, &wabas::NewWaba { meta_waba_id: &meta.info.id, business_id: None, name: &name, status: WabaStatus::Active })?;
                 wabas::find(conn, id)?.ok_or(ServiceError::NotFound)?
             }
         };
@@ -294,7 +295,7 @@ pub fn sync_target(
     let link = wabas::find_link(conn, waba.id, enterprise.id)?.ok_or(ServiceError::NotFound)?;
     if let Some(last) = waba.last_synced_at {
         let elapsed = (crate::store::now() - last).num_seconds();
-        if elapsed < MIN_SECONDS_BETWEEN_SYNCS && waba.status != "reconnect_needed" {
+        if elapsed < MIN_SECONDS_BETWEEN_SYNCS && !waba.status.needs_reconnect() {
             return Err(ServiceError::invalid(
                 "sync",
                 format!("{} was synced {elapsed} seconds ago; wait a minute between syncs to stay inside Meta's call budget.", waba.name),
@@ -327,11 +328,11 @@ pub fn store_sync(conn: &mut DbConnection, actor: Option<&Actor>, target: &SyncT
 
 /// Meta refused the token (code 190): the WABA needs reconnecting.
 pub fn mark_reconnect_needed(conn: &mut DbConnection, actor: Option<&Actor>, waba: &WabaRow, enterprise_id: i64) -> Result<(), ServiceError> {
-    if waba.status == "reconnect_needed" {
+    if waba.status.needs_reconnect() {
         return Ok(());
     }
     write_transaction(conn, |conn| {
-        wabas::set_status(conn, waba.id, "reconnect_needed", Some("Meta refused the access token"))?;
+        wabas::set_status(conn, waba.id, WabaStatus::ReconnectNeeded, Some("Meta refused the access token"))?;
         audit::record(
             conn,
             &NewAuditEntry {
@@ -342,7 +343,7 @@ pub fn mark_reconnect_needed(conn: &mut DbConnection, actor: Option<&Actor>, wab
                 subject_type: "waba",
                 subject_id: Some(waba.meta_waba_id.clone()),
                 before: Some(json!({ "status": waba.status })),
-                after: Some(json!({ "status": "reconnect_needed" })),
+                after: Some(json!({ "status": WabaStatus::ReconnectNeeded })),
                 client_ip: actor.and_then(|a| a.client_ip.clone()),
             },
         )?;
@@ -362,7 +363,7 @@ pub fn set_number_status(conn: &mut DbConnection, actor: &Actor, number_id: i64,
         let owner = number.enterprise_id.ok_or(ServiceError::NotFound)?;
         enterprise_in_scope(conn, actor, EnterpriseId(owner))?;
         let target = if activate { NumberStatus::Activated } else { NumberStatus::Deactivated };
-        if number.status == target.as_str() {
+        if number.status == target {
             return Ok(number);
         }
         if activate && !number.is_ready_at_meta() {
@@ -376,7 +377,7 @@ pub fn set_number_status(conn: &mut DbConnection, actor: &Actor, number_id: i64,
                 ),
             ));
         }
-        numbers::set_status(conn, number.id, target.as_str())?;
+        numbers::set_status(conn, number.id, target)?;
         audit::record(
             conn,
             &NewAuditEntry {
@@ -387,7 +388,7 @@ pub fn set_number_status(conn: &mut DbConnection, actor: &Actor, number_id: i64,
                 subject_type: "number",
                 subject_id: Some(number.phone_number_id.clone()),
                 before: Some(json!({ "status": number.status })),
-                after: Some(json!({ "status": target.as_str() })),
+                after: Some(json!({ "status": target })),
                 client_ip: actor.client_ip.clone(),
             },
         )?;
@@ -408,7 +409,7 @@ pub fn background_sync_targets(conn: &mut DbConnection, keys: &SecretKeys) -> Re
         else {
             continue;
         };
-        if waba.status == "reconnect_needed" {
+        if waba.status.needs_reconnect() {
             continue;
         }
         match open_token(keys, &link) {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::ServiceError;
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::E164;
+use crate::domain::{E164, ThroughputLevel, out_of_rotation};
 use crate::routing::{self, Decision, Member, Outcome, Request, Strategy, Unavailable};
 use crate::security::secrets::{Sealed, SecretKeys};
 use crate::store::api_keys::ApiKeyRow;
@@ -241,26 +241,18 @@ pub enum Planned {
     Send(Box<Plan>),
 }
 
-fn throughput_per_second(level: Option<&str>) -> i64 {
-    match level.unwrap_or_default().to_ascii_uppercase().as_str() {
-        "HIGH" => 1000,
-        l if l.contains("COEX") => 20,
-        _ => 80,
-    }
+fn throughput_per_second(level: Option<&ThroughputLevel>) -> i64 {
+    ThroughputLevel::messages_per_second_of(level)
 }
 
 fn to_member(m: &MemberState, now: chrono::NaiveDateTime, windows: &[i64]) -> Member {
-    let unavailable = if m.status != "activated" {
-        Some(Unavailable::NotActivated(m.status.clone()))
-    } else if m.waba_status != "active" {
-        Some(Unavailable::WabaNotActive(m.waba_status.clone()))
-    } else if m.quality_rating.eq_ignore_ascii_case("RED") {
-        Some(Unavailable::QualityRed)
+    let unavailable = if let Some(out) = out_of_rotation(m.status, &m.quality_rating, m.waba_status) {
+        Some(Unavailable::from(out))
     } else if m.cooldown_until.is_some_and(|t| t > now) {
         Some(Unavailable::CoolingDown)
     } else if m.waba_out_of_rotation_until.is_some_and(|t| t > now) {
         Some(Unavailable::WabaOutOfRotation)
-    } else if m.sent_during(now.and_utc().timestamp()) >= throughput_per_second(m.throughput_level.as_deref()) {
+    } else if m.sent_during(now.and_utc().timestamp()) >= throughput_per_second(m.throughput_level.as_ref()) {
         Some(Unavailable::OverThroughput)
     } else {
         None
@@ -460,7 +452,7 @@ fn claim_member(
             turn = Some(Turn { from: turn.map_or(routing_pool.pointer, |t| t.from), to: slot });
             routing_pool.pointer = slot;
         }
-        let limit = throughput_per_second(state.throughput_level.as_deref());
+        let limit = throughput_per_second(state.throughput_level.as_ref());
         if store::reserve_send(conn, pool_id, first, now_second, limit)? {
             return Ok((turn, Some(first)));
         }

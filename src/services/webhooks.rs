@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::ServiceError;
 use crate::db::{DbConnection, write_transaction};
+use crate::domain::{QualityRating, ThroughputLevel, WabaStatus};
 use crate::meta::webhook::{AccountUpdate, Envelope, MessagesValue, QualityUpdate, digits};
 use crate::routing::{ErrorClass, classify};
 use crate::store::audit::{self, NewAuditEntry};
@@ -63,26 +64,31 @@ pub fn prune_deliveries(conn: &mut DbConnection) -> Result<usize, ServiceError> 
 }
 
 /// The WABA status an `account_update` event leads to; None leaves it as it is.
-pub fn status_after(event: &str) -> Option<&'static str> {
+pub fn status_after(event: &str) -> Option<WabaStatus> {
     match event {
-        "ACCOUNT_RESTRICTION" | "ACCOUNT_VIOLATION" | "DISABLED_UPDATE" | "ACCOUNT_DELETED" | "ACCOUNT_OFFBOARDED" => Some("suspended"),
-        "ACCOUNT_RECONNECTED" => Some("active"),
+        "ACCOUNT_RESTRICTION" | "ACCOUNT_VIOLATION" | "DISABLED_UPDATE" | "ACCOUNT_DELETED" | "ACCOUNT_OFFBOARDED" => Some(WabaStatus::Suspended),
+        "ACCOUNT_RECONNECTED" => Some(WabaStatus::Active),
         _ => None,
     }
 }
 
 /// The quality, limit and throughput a `phone_number_quality_update` leads to.
-pub fn health_after(update: &QualityUpdate, quality: &str, tier: Option<&str>, throughput: Option<&str>) -> (String, Option<String>, Option<String>) {
-    let mut quality = quality.to_owned();
+pub fn health_after(
+    update: &QualityUpdate,
+    quality: &QualityRating,
+    tier: Option<&str>,
+    throughput: Option<&ThroughputLevel>,
+) -> (QualityRating, Option<String>, Option<ThroughputLevel>) {
+    let mut quality = quality.clone();
     let mut tier = tier.map(str::to_owned);
-    let mut throughput = throughput.map(str::to_owned);
+    let mut throughput = throughput.cloned();
     if let Some(rating) = update.quality_rating.as_deref().filter(|r| !r.is_empty()) {
-        quality = rating.to_ascii_uppercase();
+        quality = QualityRating::from(rating.to_ascii_uppercase());
     }
     match update.event.as_deref() {
-        Some("FLAGGED") => quality = "RED".to_owned(),
-        Some("UNFLAGGED") if quality == "RED" => quality = "GREEN".to_owned(),
-        Some("THROUGHPUT_UPGRADE") => throughput = Some("HIGH".to_owned()),
+        Some("FLAGGED") => quality = QualityRating::Red,
+        Some("UNFLAGGED") if quality.is_red() => quality = QualityRating::Green,
+        Some("THROUGHPUT_UPGRADE") => throughput = Some(ThroughputLevel::High),
         _ => {}
     }
     if let Some(limit) = update.current_limit.as_deref().filter(|l| !l.is_empty()) {
@@ -160,12 +166,12 @@ fn quality_update(
         return Ok(Applied::Stale);
     }
     let (quality, tier, throughput) =
-        health_after(update, &number.quality_rating, number.messaging_limit_tier.as_deref(), number.throughput_level.as_deref());
+        health_after(update, &number.quality_rating, number.messaging_limit_tier.as_deref(), number.throughput_level.as_ref());
     if quality == number.quality_rating && tier == number.messaging_limit_tier && throughput == number.throughput_level {
         numbers::confirm_health(conn, number.id, happened_at)?;
         return Ok(Applied::Unchanged);
     }
-    numbers::set_health(conn, number.id, &quality, tier.as_deref(), throughput.as_deref(), happened_at)?;
+    numbers::set_health(conn, number.id, &quality, tier.as_deref(), throughput.as_ref(), happened_at)?;
     audit::record(
         conn,
         &NewAuditEntry {
@@ -284,24 +290,29 @@ mod tests {
 
     #[test]
     fn flagged_numbers_turn_red_and_unflagged_ones_recover() {
-        assert_eq!(health_after(&update(Some("FLAGGED"), None), "GREEN", None, None).0, "RED");
-        assert_eq!(health_after(&update(Some("UNFLAGGED"), None), "RED", None, None).0, "GREEN");
-        assert_eq!(health_after(&update(Some("UNFLAGGED"), None), "YELLOW", None, None).0, "YELLOW");
+        assert_eq!(health_after(&update(Some("FLAGGED"), None), &QualityRating::Green, None, None).0, QualityRating::Red);
+        assert_eq!(health_after(&update(Some("UNFLAGGED"), None), &QualityRating::Red, None, None).0, QualityRating::Green);
+        assert_eq!(health_after(&update(Some("UNFLAGGED"), None), &QualityRating::Yellow, None, None).0, QualityRating::Yellow);
     }
 
     #[test]
     fn limits_and_throughput_follow_the_event() {
-        let (_, tier, throughput) = health_after(&update(Some("THROUGHPUT_UPGRADE"), Some("TIER_10K")), "GREEN", Some("TIER_1K"), Some("STANDARD"));
+        let (_, tier, throughput) = health_after(
+            &update(Some("THROUGHPUT_UPGRADE"), Some("TIER_10K")),
+            &QualityRating::Green,
+            Some("TIER_1K"),
+            Some(&ThroughputLevel::Standard),
+        );
         assert_eq!(tier.as_deref(), Some("TIER_10K"));
-        assert_eq!(throughput.as_deref(), Some("HIGH"));
+        assert_eq!(throughput, Some(ThroughputLevel::High));
     }
 
     #[test]
     fn restrictions_and_bans_suspend_and_reconnection_restores() {
         for event in ["ACCOUNT_RESTRICTION", "ACCOUNT_VIOLATION", "DISABLED_UPDATE", "ACCOUNT_DELETED", "ACCOUNT_OFFBOARDED"] {
-            assert_eq!(status_after(event), Some("suspended"), "{event}");
+            assert_eq!(status_after(event), Some(WabaStatus::Suspended), "{event}");
         }
-        assert_eq!(status_after("ACCOUNT_RECONNECTED"), Some("active"));
+        assert_eq!(status_after("ACCOUNT_RECONNECTED"), Some(WabaStatus::Active));
         assert_eq!(status_after("PARTNER_ADDED"), None);
     }
 

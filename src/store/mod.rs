@@ -18,6 +18,7 @@ pub mod routing;
 pub mod sessions;
 pub mod stamps;
 pub mod users;
+pub mod values;
 pub mod wabas;
 pub mod webhook_deliveries;
 

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{numbers, pool_members, pools, wabas};
+use crate::domain::{NumberStatus, QualityRating, ThroughputLevel};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = numbers)]
@@ -17,12 +18,12 @@ pub struct NumberRow {
     pub phone_number_id: String,
     pub display_phone_number: String,
     pub verified_name: String,
-    pub status: String,
+    pub status: NumberStatus,
     pub meta_status: Option<String>,
     pub code_verification_status: Option<String>,
-    pub quality_rating: String,
+    pub quality_rating: QualityRating,
     pub messaging_limit_tier: Option<String>,
-    pub throughput_level: Option<String>,
+    pub throughput_level: Option<ThroughputLevel>,
     pub last_synced_at: Option<chrono::NaiveDateTime>,
 }
 
@@ -42,12 +43,12 @@ pub struct NewNumber<'a> {
     pub display_phone_number: &'a str,
     pub e164: &'a str,
     pub verified_name: &'a str,
-    pub status: &'a str,
+    pub status: NumberStatus,
     pub meta_status: Option<&'a str>,
     pub code_verification_status: Option<&'a str>,
-    pub quality_rating: &'a str,
+    pub quality_rating: &'a QualityRating,
     pub messaging_limit_tier: Option<&'a str>,
-    pub throughput_level: Option<&'a str>,
+    pub throughput_level: Option<&'a ThroughputLevel>,
 }
 
 pub fn insert(conn: &mut DbConnection, number: &NewNumber<'_>) -> QueryResult<i64> {
@@ -60,12 +61,12 @@ pub fn insert(conn: &mut DbConnection, number: &NewNumber<'_>) -> QueryResult<i6
             numbers::display_phone_number.eq(number.display_phone_number),
             numbers::e164.eq(number.e164),
             numbers::verified_name.eq(number.verified_name),
-            numbers::status.eq(number.status),
+            numbers::status.eq(number.status.as_str()),
             numbers::meta_status.eq(number.meta_status),
             numbers::code_verification_status.eq(number.code_verification_status),
-            numbers::quality_rating.eq(number.quality_rating),
+            numbers::quality_rating.eq(number.quality_rating.as_str()),
             numbers::messaging_limit_tier.eq(number.messaging_limit_tier),
-            numbers::throughput_level.eq(number.throughput_level),
+            numbers::throughput_level.eq(number.throughput_level.map(ThroughputLevel::as_str)),
             numbers::last_synced_at.eq(Some(now)),
             numbers::health_as_of.eq(Some(now)),
             numbers::created_at.eq(now),
@@ -77,7 +78,11 @@ pub fn insert(conn: &mut DbConnection, number: &NewNumber<'_>) -> QueryResult<i6
 
 /// How many activated numbers an enterprise has (R3).
 pub fn count_activated(conn: &mut DbConnection, enterprise_id: i64) -> QueryResult<i64> {
-    numbers::table.filter(numbers::enterprise_id.eq(enterprise_id)).filter(numbers::status.eq("activated")).count().get_result(conn)
+    numbers::table
+        .filter(numbers::enterprise_id.eq(enterprise_id))
+        .filter(numbers::status.eq(NumberStatus::Activated.as_str()))
+        .count()
+        .get_result(conn)
 }
 
 /// A number offered as a checkbox on the Add and Edit pages.
@@ -88,8 +93,8 @@ pub struct NumberChoiceRow {
     pub waba_name: String,
     pub display_phone_number: String,
     pub verified_name: String,
-    pub status: String,
-    pub quality_rating: String,
+    pub status: NumberStatus,
+    pub quality_rating: QualityRating,
     pub pool_id: Option<i64>,
 }
 
@@ -101,7 +106,7 @@ pub fn pool_choices(conn: &mut DbConnection, enterprise_id: i64, waba_id: Option
     if let Some(waba) = waba_id {
         query = query.filter(numbers::waba_id.eq(waba));
     }
-    let free = numbers::status.eq("activated").and(pool_members::pool_id.is_null());
+    let free = numbers::status.eq(NumberStatus::Activated.as_str()).and(pool_members::pool_id.is_null());
     query = match pool_id {
         Some(pool) => query.filter(free.or(pool_members::pool_id.eq(pool))),
         None => query.filter(free),
@@ -129,7 +134,7 @@ pub struct CandidateRow {
     pub display_phone_number: String,
     pub enterprise_id: Option<i64>,
     pub waba_id: i64,
-    pub status: String,
+    pub status: NumberStatus,
     pub pool_id: Option<i64>,
     pub pool_name: Option<String>,
 }
@@ -185,9 +190,9 @@ pub struct MetaFields<'a> {
     pub verified_name: &'a str,
     pub meta_status: Option<&'a str>,
     pub code_verification_status: Option<&'a str>,
-    pub quality_rating: &'a str,
+    pub quality_rating: QualityRating,
     pub messaging_limit_tier: Option<&'a str>,
-    pub throughput_level: Option<&'a str>,
+    pub throughput_level: Option<ThroughputLevel>,
 }
 
 pub fn update_from_meta(conn: &mut DbConnection, id: i64, fields: &MetaFields<'_>) -> QueryResult<()> {
@@ -199,9 +204,9 @@ pub fn update_from_meta(conn: &mut DbConnection, id: i64, fields: &MetaFields<'_
             numbers::verified_name.eq(fields.verified_name),
             numbers::meta_status.eq(fields.meta_status),
             numbers::code_verification_status.eq(fields.code_verification_status),
-            numbers::quality_rating.eq(fields.quality_rating),
+            numbers::quality_rating.eq(fields.quality_rating.as_str()),
             numbers::messaging_limit_tier.eq(fields.messaging_limit_tier),
-            numbers::throughput_level.eq(fields.throughput_level),
+            numbers::throughput_level.eq(fields.throughput_level.as_ref().map(ThroughputLevel::as_str)),
             numbers::last_synced_at.eq(Some(now)),
             numbers::health_as_of.eq(Some(now)),
             numbers::updated_at.eq(now),
@@ -226,12 +231,12 @@ pub fn insert_from_meta(
             numbers::display_phone_number.eq(fields.display_phone_number),
             numbers::e164.eq(fields.e164),
             numbers::verified_name.eq(fields.verified_name),
-            numbers::status.eq("pending"),
+            numbers::status.eq(NumberStatus::Pending.as_str()),
             numbers::meta_status.eq(fields.meta_status),
             numbers::code_verification_status.eq(fields.code_verification_status),
-            numbers::quality_rating.eq(fields.quality_rating),
+            numbers::quality_rating.eq(fields.quality_rating.as_str()),
             numbers::messaging_limit_tier.eq(fields.messaging_limit_tier),
-            numbers::throughput_level.eq(fields.throughput_level),
+            numbers::throughput_level.eq(fields.throughput_level.as_ref().map(ThroughputLevel::as_str)),
             numbers::last_synced_at.eq(Some(now)),
             numbers::health_as_of.eq(Some(now)),
             numbers::created_at.eq(now),
@@ -249,8 +254,8 @@ pub fn claim(conn: &mut DbConnection, id: i64, enterprise_id: i64) -> QueryResul
         .map(|_| ())
 }
 
-pub fn set_status(conn: &mut DbConnection, id: i64, status: &str) -> QueryResult<()> {
-    diesel::update(numbers::table.find(id)).set((numbers::status.eq(status), numbers::updated_at.eq(super::now()))).execute(conn)?;
+pub fn set_status(conn: &mut DbConnection, id: i64, status: NumberStatus) -> QueryResult<()> {
+    diesel::update(numbers::table.find(id)).set((numbers::status.eq(status.as_str()), numbers::updated_at.eq(super::now()))).execute(conn)?;
     refresh_rotation_since(conn, id)
 }
 
@@ -277,7 +282,7 @@ pub fn activated_counts(conn: &mut DbConnection, enterprise_ids: &[i64]) -> Quer
         for id in batch {
             query = query.or_filter(numbers::enterprise_id.eq(id));
         }
-        counts.extend(query.filter(numbers::status.eq("activated")).load::<(Option<i64>, i64)>(conn)?);
+        counts.extend(query.filter(numbers::status.eq(NumberStatus::Activated.as_str())).load::<(Option<i64>, i64)>(conn)?);
     }
     Ok(counts)
 }
@@ -292,16 +297,16 @@ pub fn find_in_waba_by_e164(conn: &mut DbConnection, waba_id: i64, e164: &str) -
 pub fn set_health(
     conn: &mut DbConnection,
     id: i64,
-    quality_rating: &str,
+    quality_rating: &QualityRating,
     messaging_limit_tier: Option<&str>,
-    throughput_level: Option<&str>,
+    throughput_level: Option<&ThroughputLevel>,
     as_of: chrono::NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(numbers::table.find(id))
         .set((
-            numbers::quality_rating.eq(quality_rating),
+            numbers::quality_rating.eq(quality_rating.as_str()),
             numbers::messaging_limit_tier.eq(messaging_limit_tier),
-            numbers::throughput_level.eq(throughput_level),
+            numbers::throughput_level.eq(throughput_level.map(ThroughputLevel::as_str)),
             numbers::health_as_of.eq(Some(as_of)),
             numbers::updated_at.eq(super::now()),
         ))
@@ -319,14 +324,18 @@ pub fn confirm_health(conn: &mut DbConnection, id: i64, as_of: chrono::NaiveDate
     diesel::update(numbers::table.find(id)).set(numbers::health_as_of.eq(Some(as_of))).execute(conn).map(|_| ())
 }
 
-/// Keeps `out_of_rotation_since` in step with the number's state: set when
-/// it leaves rotation (not activated, or quality RED), cleared when it returns.
+/// Keeps `out_of_rotation_since` in step with the number's own state: set
+/// when it leaves rotation (not activated, or quality RED), cleared when it
+/// returns; a WABA keeps its own `status_changed_at`. Written in SQL, so it
+/// knows RED by its exact text only: Meta sends it so.
 pub fn refresh_rotation_since(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
-    let out = numbers::status.ne("activated").or(numbers::quality_rating.eq("RED"));
+    let activated = NumberStatus::Activated.as_str();
+    let red = QualityRating::Red.as_str();
+    let out = numbers::status.ne(activated).or(numbers::quality_rating.eq(red));
     diesel::update(numbers::table.find(id).filter(numbers::out_of_rotation_since.is_null()).filter(out))
         .set(numbers::out_of_rotation_since.eq(Some(super::now())))
         .execute(conn)?;
-    diesel::update(numbers::table.find(id).filter(numbers::status.eq("activated")).filter(numbers::quality_rating.ne("RED")))
+    diesel::update(numbers::table.find(id).filter(numbers::status.eq(activated)).filter(numbers::quality_rating.ne(red)))
         .set(numbers::out_of_rotation_since.eq(None::<chrono::NaiveDateTime>))
         .execute(conn)?;
     Ok(())

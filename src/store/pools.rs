@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{enterprises, numbers, pool_members, pools, wabas};
+use crate::domain::{NumberStatus, QualityRating, WabaStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = pools)]
@@ -214,10 +215,10 @@ pub struct MemberRow {
     pub number_id: i64,
     pub display_phone_number: String,
     pub verified_name: String,
-    pub status: String,
-    pub quality_rating: String,
+    pub status: NumberStatus,
+    pub quality_rating: QualityRating,
     pub out_of_rotation_since: Option<chrono::NaiveDateTime>,
-    pub waba_status: String,
+    pub waba_status: WabaStatus,
     pub waba_status_changed_at: Option<chrono::NaiveDateTime>,
     pub waba_status_reason: Option<String>,
 }

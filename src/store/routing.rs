@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::prepared;
 use crate::db::DbConnection;
 use crate::db::schema::{messages, numbers, pool_members, pools, service_windows, sticky_senders, wabas};
+use crate::domain::{NumberStatus, QualityRating, ThroughputLevel, WabaStatus};
 
 #[derive(Debug, Clone, Queryable)]
 pub struct PoolRouting {
@@ -37,13 +38,13 @@ pub struct MemberState {
     pub current_weight: i64,
     pub cooldown_until: Option<chrono::NaiveDateTime>,
     pub last_used_at: Option<chrono::NaiveDateTime>,
-    pub status: String,
-    pub quality_rating: String,
-    pub throughput_level: Option<String>,
+    pub status: NumberStatus,
+    pub quality_rating: QualityRating,
+    pub throughput_level: Option<ThroughputLevel>,
     pub phone_number_id: String,
     pub display_phone_number: String,
     pub waba_id: i64,
-    pub waba_status: String,
+    pub waba_status: WabaStatus,
     pub waba_out_of_rotation_until: Option<chrono::NaiveDateTime>,
     /// The second (Unix time) `sent_in_second` counts, and its count.
     pub sent_second: i64,

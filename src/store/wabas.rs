@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{waba_links, wabas};
+use crate::domain::WabaStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = wabas)]
@@ -12,7 +13,7 @@ pub struct WabaRow {
     pub meta_waba_id: String,
     pub business_id: Option<String>,
     pub name: String,
-    pub status: String,
+    pub status: WabaStatus,
     pub last_synced_at: Option<chrono::NaiveDateTime>,
     /// The moment the status is known true as of: the Meta time of the
     /// event that set it, or the sync that read it.
@@ -23,7 +24,7 @@ pub struct NewWaba<'a> {
     pub meta_waba_id: &'a str,
     pub business_id: Option<&'a str>,
     pub name: &'a str,
-    pub status: &'a str,
+    pub status: WabaStatus,
 }
 
 pub fn insert(conn: &mut DbConnection, waba: &NewWaba<'_>) -> QueryResult<i64> {
@@ -32,7 +33,7 @@ pub fn insert(conn: &mut DbConnection, waba: &NewWaba<'_>) -> QueryResult<i64> {
             wabas::meta_waba_id.eq(waba.meta_waba_id),
             wabas::business_id.eq(waba.business_id),
             wabas::name.eq(waba.name),
-            wabas::status.eq(waba.status),
+            wabas::status.eq(waba.status.as_str()),
             wabas::status_as_of.eq(Some(super::now())),
             wabas::created_at.eq(super::now()),
         ))
@@ -69,12 +70,13 @@ pub fn find_by_meta_id(conn: &mut DbConnection, meta_waba_id: &str) -> QueryResu
 
 /// Stores what a sync read from Meta: the name, and the status Meta's
 /// answer shows, known true as of now, so older webhooks change nothing.
-pub fn record_sync(conn: &mut DbConnection, id: i64, name: &str, status: &str) -> QueryResult<()> {
+pub fn record_sync(conn: &mut DbConnection, id: i64, name: &str, status: WabaStatus) -> QueryResult<()> {
     let now = super::now();
     diesel::update(wabas::table.find(id))
         .set((wabas::name.eq(name), wabas::last_synced_at.eq(Some(now)), wabas::status_as_of.eq(Some(now))))
         .execute(conn)?;
-    let reason = (status != "active").then_some("Meta reports the WABA cannot send");
+    let reason = (!status.is_active()).then_some("Meta reports the WABA cannot send");
+    let status = status.as_str();
     diesel::update(wabas::table.find(id).filter(wabas::status.ne(status)))
         .set((wabas::status.eq(status), wabas::status_changed_at.eq(Some(now)), wabas::status_reason.eq(reason)))
         .execute(conn)
@@ -82,7 +84,8 @@ pub fn record_sync(conn: &mut DbConnection, id: i64, name: &str, status: &str) -
 }
 
 /// Changes a WABA's status, noting when and why.
-pub fn set_status(conn: &mut DbConnection, id: i64, status: &str, reason: Option<&str>) -> QueryResult<()> {
+pub fn set_status(conn: &mut DbConnection, id: i64, status: WabaStatus, reason: Option<&str>) -> QueryResult<()> {
+    let status = status.as_str();
     diesel::update(wabas::table.find(id).filter(wabas::status.ne(status)))
         .set((wabas::status.eq(status), wabas::status_changed_at.eq(Some(super::now())), wabas::status_reason.eq(reason)))
         .execute(conn)
@@ -91,7 +94,14 @@ pub fn set_status(conn: &mut DbConnection, id: i64, status: &str, reason: Option
 
 /// Applies the status a webhook event dated `as_of` leads to; answers
 /// whether the status changed. The caller has checked the event is not older.
-pub fn set_status_as_of(conn: &mut DbConnection, id: i64, status: &str, reason: Option<&str>, as_of: chrono::NaiveDateTime) -> QueryResult<bool> {
+pub fn set_status_as_of(
+    conn: &mut DbConnection,
+    id: i64,
+    status: WabaStatus,
+    reason: Option<&str>,
+    as_of: chrono::NaiveDateTime,
+) -> QueryResult<bool> {
+    let status = status.as_str();
     let changed = diesel::update(wabas::table.find(id).filter(wabas::status.ne(status)))
         .set((
             wabas::status.eq(status),

@@ -9,7 +9,7 @@ use super::pool_in_scope;
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::pool::{MembershipCheck, SelectionError, check_membership, free_slots, too_few_activated_numbers};
 use crate::domain::pool_name::PoolNameError;
-use crate::domain::{EnterpriseId, NumberId, NumberSelection, NumberStatus, PoolCandidate, PoolId, PoolName, WabaId};
+use crate::domain::{EnterpriseId, NumberId, NumberSelection, PoolCandidate, PoolId, PoolName, WabaId};
 use crate::services::access::{chosen_enterprise, require_channel_admin};
 use crate::services::{Actor, FieldErrors, ServiceError};
 use crate::store::audit::{self, NewAuditEntry};
@@ -54,7 +54,7 @@ fn check_numbers(
             display: row.display_phone_number,
             enterprise_id: row.enterprise_id.map(EnterpriseId),
             waba_id: WabaId(row.waba_id),
-            status: NumberStatus::parse(&row.status).unwrap_or(NumberStatus::Pending),
+            status: row.status,
             pool: row.pool_id.map(|p| (PoolId(p), row.pool_name.unwrap_or_default())),
         })
         .collect();
@@ -235,7 +235,7 @@ pub fn activate_pool(conn: &mut DbConnection, actor: &Actor, id: PoolId) -> Resu
         if members.is_empty() {
             errors.add("phone_number_ids", "This pool has no numbers; edit it to add at least one.");
         }
-        for member in members.iter().filter(|m| m.status != NumberStatus::Activated.as_str()) {
+        for member in members.iter().filter(|m| !m.status.is_activated()) {
             errors.add(
                 "phone_number_ids",
                 format!("{} is {}; activate it or remove it from the pool first.", member.display_phone_number, member.status),

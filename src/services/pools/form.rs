@@ -48,8 +48,8 @@ fn group_choices(rows: Vec<NumberChoiceRow>) -> Vec<WabaChoices> {
             id: row.id,
             display: row.display_phone_number,
             verified_name: row.verified_name,
-            status: NumberStatus::parse(&row.status).unwrap_or(NumberStatus::Pending),
-            quality: QualityRating::parse(&row.quality_rating),
+            status: row.status,
+            quality: row.quality_rating,
         };
         match groups.last_mut() {
             Some(group) if group.waba_id == row.waba_id => group.numbers.push(choice),

@@ -1,11 +1,12 @@
 //! The pool listing: its query, the pools of one page with their members'
 //! health, and the listing kept in memory while nothing it shows changed.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::db::DbConnection;
 use crate::domain::pool::too_few_activated_numbers;
-use crate::domain::{EnterpriseId, NumberStatus, QualityRating, Scope};
+use crate::domain::{EnterpriseId, NumberStatus, OutOfRotation, QualityRating, Scope, WabaStatus, out_of_rotation};
 use crate::services::access::{enterprise_in_scope, enterprises_in_scope, require_channel_admin};
 use crate::services::caches::listing::{self as kept_listings, ListingKey};
 use crate::services::{Actor, ServiceError};
@@ -39,48 +40,60 @@ pub struct MemberView {
     pub verified_name: String,
     pub status: NumberStatus,
     pub quality: QualityRating,
-    pub waba_status: String,
-    /// Why the member is out of rotation and since when, if it is.
-    pub out_of_rotation: Option<(String, Option<chrono::NaiveDateTime>)>,
+    pub waba_status: WabaStatus,
+    /// Why the member is out of rotation, if it is.
+    pub out_of_rotation: Option<OutOfRotation>,
+    /// The reason in words and since when.
+    out_of_rotation_why: Option<(String, Option<chrono::NaiveDateTime>)>,
 }
 
 impl MemberView {
     pub(super) fn from_row(row: MemberRow) -> Self {
-        let status = NumberStatus::parse(&row.status).unwrap_or(NumberStatus::Pending);
-        let quality = QualityRating::parse(&row.quality_rating);
-        let out_of_rotation = if row.waba_status != "active" {
-            let why = match row.waba_status.as_str() {
-                "reconnect_needed" => "WABA needs reconnecting".to_owned(),
-                "suspended" => format!("WABA suspended by Meta{}", row.waba_status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()),
-                other => format!("WABA {other}"),
-            };
-            Some((why, row.waba_status_changed_at))
-        } else if status != NumberStatus::Activated {
-            Some((format!("Number {}", status.as_str()), row.out_of_rotation_since))
-        } else if !quality.is_healthy() {
-            Some(("Quality RED at Meta".to_owned(), row.out_of_rotation_since))
-        } else {
-            None
-        };
+        let out_of_rotation = out_of_rotation(row.status, &row.quality_rating, row.waba_status);
+        let out_of_rotation_why = out_of_rotation.map(|out| match out {
+            OutOfRotation::WabaNotActive(status) => {
+                let why = match status {
+                    WabaStatus::ReconnectNeeded => "WABA needs reconnecting".to_owned(),
+                    WabaStatus::Suspended => {
+                        format!("WABA suspended by Meta{}", row.waba_status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())
+                    }
+                    other => format!("WABA {other}"),
+                };
+                (why, row.waba_status_changed_at)
+            }
+            OutOfRotation::NotActivated(status) => (format!("Number {status}"), row.out_of_rotation_since),
+            OutOfRotation::QualityRed => ("Quality RED at Meta".to_owned(), row.out_of_rotation_since),
+        });
         Self {
             number_id: row.number_id,
             display: row.display_phone_number,
             verified_name: row.verified_name,
-            status,
-            quality,
+            status: row.status,
+            quality: row.quality_rating,
             waba_status: row.waba_status,
             out_of_rotation,
+            out_of_rotation_why,
         }
     }
 
-    /// In rotation: activated, not RED, and its WABA active.
-    pub fn is_healthy(&self) -> bool {
+    /// In rotation: see [`crate::domain::rotation`].
+    pub fn in_rotation(&self) -> bool {
         self.out_of_rotation.is_none()
+    }
+
+    /// The badge beside an out-of-rotation member: "WABA suspended",
+    /// "Deactivated" or its quality.
+    pub fn out_of_rotation_badge(&self) -> Option<Cow<'_, str>> {
+        self.out_of_rotation.map(|out| match out {
+            OutOfRotation::WabaNotActive(status) => format!("WABA {status}").into(),
+            OutOfRotation::NotActivated(status) => status.label().into(),
+            OutOfRotation::QualityRed => self.quality.label(),
+        })
     }
 
     /// "Quality RED at Meta since 2026-11-22 14:05 UTC".
     pub fn out_of_rotation_text(&self) -> Option<String> {
-        self.out_of_rotation.as_ref().map(|(why, since)| match since {
+        self.out_of_rotation_why.as_ref().map(|(why, since)| match since {
             Some(at) => format!("{why} since {}", at.format("%Y-%m-%d %H:%M UTC")),
             None => why.clone(),
         })
@@ -107,16 +120,16 @@ impl PoolSummary {
             .map(|m| format!("{m} This pool cannot be changed or reactivated until it has."))
     }
 
-    pub fn healthy_count(&self) -> usize {
-        self.members.iter().filter(|m| m.is_healthy()).count()
+    pub fn in_rotation_count(&self) -> usize {
+        self.members.iter().filter(|m| m.in_rotation()).count()
     }
 
-    pub fn all_healthy(&self) -> bool {
-        self.healthy_count() == self.members.len()
+    pub fn all_in_rotation(&self) -> bool {
+        self.in_rotation_count() == self.members.len()
     }
 
     pub fn out_of_rotation_count(&self) -> usize {
-        self.members.len() - self.healthy_count()
+        self.members.len() - self.in_rotation_count()
     }
 }
 
