@@ -55,7 +55,6 @@ ENTERPRISES=${ENTERPRISES:-1000}
 NUMBERS=${NUMBERS:-20}
 POOLS=${POOLS:-5}
 PASSWORD=$DEMO_PASSWORD
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
 if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
   BIN=$PWD/target/release/wabapool
@@ -88,11 +87,7 @@ api_key=$(grep -o 'wbp_[A-Za-z0-9]*' <<<"$filled")
 # ---------------------------------------------------------------- the Graph API sandbox
 sandbox_port=$(free_port)
 "$BIN" sandbox --bind "127.0.0.1:$sandbox_port" --fixture "$WORK/sandbox.json" >"$WORK/sandbox.log" 2>&1 &
-sandbox_pid=$!
-until curl -sf -o /dev/null "http://127.0.0.1:$sandbox_port/_sandbox/calls"; do
-  kill -0 "$sandbox_pid" 2>/dev/null || { cat "$WORK/sandbox.log"; exit 1; }
-  sleep 0.05
-done
+wait_until_up "http://127.0.0.1:$sandbox_port/_sandbox/calls" $! "$WORK/sandbox.log" 0.05
 export WABAPOOL_META_GRAPH_URL=http://127.0.0.1:$sandbox_port
 
 # ---------------------------------------------------------------- cold start
@@ -100,19 +95,11 @@ port=$(free_port); base="http://127.0.0.1:$port"
 started=$(now)
 "$BIN" serve --bind "127.0.0.1:$port" --database-url "$DB" >"$WORK/serve.log" 2>&1 &
 pid=$!
-until curl -sf -o /dev/null "$base/readyz"; do
-  kill -0 "$pid" 2>/dev/null || { cat "$WORK/serve.log"; exit 1; }
-  sleep 0.005
-done
+wait_until_up "$base/readyz" "$pid" "$WORK/serve.log" 0.005
 cold_ms=$(elapsed_ms "$started" "$(now)")
 
 # ---------------------------------------------------------------- sign in
 JAR=$WORK/jar
-login_form() { # prints the pre-login cookie and CSRF token of a fresh /login visit
-  local jar=$1 token
-  token=$(curl -s -c "$jar" -b "$jar" "$base/login" | csrf_of)
-  echo "$(session_cookie "$jar") $token"
-}
 cookie=$(sign_in "$base" admin@aggregator-1.bench "$PASSWORD" "$JAR")
 csrf=$(curl -s -b "$JAR" "$base/channels/whatsapp/pools" | csrf_of)
 [ -n "$csrf" ] || { echo "could not sign in as admin@aggregator-1.bench"; exit 1; }
@@ -120,12 +107,19 @@ csrf=$(curl -s -b "$JAR" "$base/channels/whatsapp/pools" | csrf_of)
 # ---------------------------------------------------------------- wrk scripts
 # Sign-ins: one pre-login cookie and token replayed; the right password, so
 # every request runs a full argon2id verification.
-read -r login_cookie login_token <<<"$(login_form "$WORK/jar-login")"
+read -r login_cookie login_token <<<"$(login_form "$base" "$WORK/jar-login")"
 # Both scripts count answers other than the expected 303 to the listing
 # (a sign-out, a refusal, a stale version) and report them as errors.
 cat >"$WORK/expect.lua" <<'EOF'
 local threads = {}
 function count_thread(thread) table.insert(threads, thread) end
+-- Gives each thread its number, 1 up, as `index`, and counts it.
+local next_index = 0
+function number_thread(thread)
+  next_index = next_index + 1
+  thread:set("index", next_index)
+  count_thread(thread)
+end
 function expected(status, headers)
   local location = headers["location"] or headers["Location"]
   if status == 303 and location == "/channels/whatsapp/pools" then return true end
@@ -169,12 +163,7 @@ for pid, name, version in rows:
 print("}")
 EOF
 cat >>"$WORK/pools.lua" <<EOF
-local next_index = 0
-function setup(thread)
-  next_index = next_index + 1
-  thread:set("index", next_index)
-  count_thread(thread)
-end
+setup = number_thread
 function init(args)
   pool = pools[index]
   version = pool.version
@@ -197,12 +186,7 @@ EOF
 # answer but 201 counts as an error.
 cp "$WORK/expect.lua" "$WORK/send.lua"
 cat >>"$WORK/send.lua" <<EOF
-local next_index = 0
-function setup(thread)
-  next_index = next_index + 1
-  thread:set("index", next_index)
-  count_thread(thread)
-end
+setup = number_thread
 function init(args)
   sent = 0
   unexpected = 0
@@ -228,7 +212,6 @@ run_paced() { # rate extra-args... ; prints paced_load's report, in wrk's layout
   local rate=$1; shift
   "$PACED" --rate "$rate" --connections "$PACED_CONNECTIONS" --duration "$DURATION" "$@"
 }
-rps_of() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
 p99_us_of() { # the p99 of a report in microseconds
   awk '$1=="99%" { v = $2; n = v + 0
     if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }' <<<"$1"
@@ -236,8 +219,8 @@ p99_us_of() { # the p99 of a report in microseconds
 row() { # label report
   local rps p50 p99 non2xx socket rss
   rps=$(rps_of "$2")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$2")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$2")
+  p50=$(percentile_of "$2" 50%)
+  p99=$(percentile_of "$2" 99%)
   non2xx=$(awk '/Non-2xx or 3xx responses/ {n += $NF} /Unexpected answers/ {n += $3} END {print n + 0}' <<<"$2")
   socket=$(awk '/Socket errors/ {sub(/^ *Socket errors: */, ""); print}' <<<"$2")
   rss=$(awk '/VmRSS/ {printf "%d MiB", $2 / 1024}' "/proc/$pid/status")

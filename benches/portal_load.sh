@@ -12,22 +12,20 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
 PG_SERVER=${PG_SERVER:-postgres://postgres@127.0.0.1:5432}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 cargo build --release --quiet
 BIN=target/release/wabapool
 OUT=target/portal-load.md
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-# shellcheck source=benches/lib.sh
-source benches/lib.sh
-
 measure() { # label url cookie
   local report rps p50 p99 errors
   report=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Cookie: $3" "$2")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$report")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$report")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$report")
+  rps=$(rps_of "$report")
+  p50=$(percentile_of "$report" 50%)
+  p99=$(percentile_of "$report" 99%)
   errors=$(awk '/Non-2xx or 3xx responses/ {print $5} /Socket errors/ {print $0}' <<<"$report" | tr '\n' ' ')
   printf '| %s | %s | %s | %s | %s | %s |\n' "$BACKEND" "$1" "$rps" "$p50" "$p99" "${errors:-0}" | tee -a "$OUT"
 }
@@ -38,7 +36,7 @@ run_backend() { # backend database-url
   port=$(free_port); base="http://127.0.0.1:$port"
   WABAPOOL_DATA_DIR="$WORK/data-$1" WABAPOOL_LOG=warn "$BIN" demo --reset --bind "127.0.0.1:$port" --database-url "$2" >"$WORK/$1.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+  wait_until_up "$base/healthz" "$pid" "$WORK/$1.log" 0.1
   cookie_e=$(sign_in "$base" admin@acme.example "$DEMO_PASSWORD" "$WORK/jar-e-$1")
   cookie_a=$(sign_in "$base" admin@northwind.example "$DEMO_PASSWORD" "$WORK/jar-a-$1")
   measure "static file /static/css/app.css" "$base/static/css/app.css" ""

@@ -46,10 +46,10 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Resul
         Err(error) => (error.as_response_error().status_code().as_u16(), None),
     };
     let route = route.unwrap_or_else(|| "unmatched".to_owned());
-    if let Some(metrics) = metrics {
-        metrics.record_request(method, &route, status, elapsed);
-    }
     span.in_scope(|| tracing::info!(status, route = %route, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request"));
+    if let Some(metrics) = metrics {
+        metrics.record_request(method, route, status, elapsed);
+    }
     let mut response = result?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(REQUEST_ID), value);

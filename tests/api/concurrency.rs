@@ -8,21 +8,7 @@ use diesel::prelude::*;
 use tokio::sync::Barrier;
 use wabapool::db::schema::{pool_members, pools};
 
-use crate::helpers::{LISTING, TestApp, spawn_app, status};
-
-const RETAIL_BANKING: [&str; 11] = [
-    "+1 555-030-0301",
-    "+1 555-030-0302",
-    "+1 555-030-0303",
-    "+1 555-030-0304",
-    "+1 555-030-0305",
-    "+1 555-030-0306",
-    "+1 555-030-0307",
-    "+1 555-030-0308",
-    "+1 555-030-0309",
-    "+1 555-030-0310",
-    "+1 555-030-0311",
-];
+use crate::helpers::{LISTING, RETAIL_BANKING, TestApp, spawn_app, status};
 
 /// One POST of a race: a signed-in browser, where and what.
 struct Attempt {

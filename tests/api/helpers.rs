@@ -2,15 +2,16 @@
 //! holding the demo dataset (see `common`), and a cookie-keeping client
 //! that does not follow redirects.
 
-use std::sync::Arc;
+use std::ops::Deref;
 
 use diesel::prelude::*;
 use wabapool::config::Settings;
+use wabapool::db;
 use wabapool::db::schema::*;
-use wabapool::db::{self, DbPool};
 use wabapool::security::secrets::SecretKeys;
 
-pub use crate::common::{LISTING, NUMBERS, PASSWORD, SETTINGS, TestDatabase, demo_loaded, fresh_database};
+use crate::common::AppDatabase;
+pub use crate::common::{LISTING, NUMBERS, PASSWORD, RETAIL_BANKING, SETTINGS, TestDatabase, seeded_database, with_pool};
 
 pub struct TestApp {
     pub address: String,
@@ -19,8 +20,17 @@ pub struct TestApp {
     /// The keys that seal this app's Meta tokens.
     pub keys: SecretKeys,
     pub client: reqwest::Client,
-    pub db: DbPool,
-    _database: Arc<TestDatabase>,
+    database: AppDatabase,
+}
+
+/// The app's database and the queries both suites share:
+/// `app.db`, `app.with_db(…)`, `app.pool_id(…)`.
+impl Deref for TestApp {
+    type Target = AppDatabase;
+
+    fn deref(&self) -> &AppDatabase {
+        &self.database
+    }
 }
 
 /// A new API key of Acme Retail, made through the service as its super admin.
@@ -45,7 +55,7 @@ pub async fn spawn_app() -> TestApp {
 /// As `spawn_app`, with settings changed first (e.g. another Graph URL).
 pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     let app = crate::common::start_app(customise).await;
-    TestApp { address: app.address, sandbox_url: app.sandbox_url, keys: app.keys, client: browser(), db: app.db, _database: Arc::new(app.database) }
+    TestApp { address: app.address, sandbox_url: app.sandbox_url, keys: app.keys, client: browser(), database: app.database }
 }
 
 /// Signs `client` in as a demo user through the sign-in form of the app at
@@ -135,27 +145,6 @@ impl TestApp {
         sign_in(&self.client, &self.address, email).await;
     }
 
-    /// Runs a query on the test database.
-    pub async fn with_db<T: Send + 'static>(&self, work: impl FnOnce(&mut db::DbConnection) -> T + Send + 'static) -> T {
-        let pool = self.db.clone();
-        tokio::task::spawn_blocking(move || work(&mut pool.get().expect("connection"))).await.expect("db task")
-    }
-
-    /// A pool's id by name.
-    pub async fn pool_id(&self, name: &str) -> i64 {
-        let name = name.to_owned();
-        self.with_db(move |c| pools::table.filter(pools::name.eq(name)).select(pools::id).first::<i64>(c).expect("pool exists")).await
-    }
-
-    /// A number's id by its display form.
-    pub async fn number_id(&self, display: &str) -> i64 {
-        let display = display.to_owned();
-        self.with_db(move |c| {
-            numbers::table.filter(numbers::display_phone_number.eq(display)).select(numbers::id).first::<i64>(c).expect("number exists")
-        })
-        .await
-    }
-
     /// Everything a pool request could change, as text: compared before and
     /// after a rejected request to show nothing changed (R11).
     pub async fn snapshot(&self) -> String {
@@ -180,20 +169,6 @@ impl TestApp {
                 .load(c)
                 .unwrap();
             format!("{pools:?}\n{members:?}\n{numbers:?}\n{audit:?}")
-        })
-        .await
-    }
-
-    /// The members of a pool, as display numbers in slot order.
-    pub async fn pool_numbers(&self, pool_id: i64) -> Vec<String> {
-        self.with_db(move |c| {
-            pool_members::table
-                .inner_join(numbers::table)
-                .filter(pool_members::pool_id.eq(pool_id))
-                .order(pool_members::slot)
-                .select(numbers::display_phone_number)
-                .load(c)
-                .unwrap()
         })
         .await
     }
@@ -261,8 +236,7 @@ impl TestApp {
             sandbox_url: self.sandbox_url.clone(),
             keys: self.keys.clone(),
             client: browser(),
-            db: self.db.clone(),
-            _database: Arc::clone(&self._database),
+            database: self.database.clone(),
         }
     }
 
@@ -320,10 +294,7 @@ impl TestApp {
     /// Adds a pool through the portal as the signed-in user and asserts it
     /// worked; returns its id.
     pub async fn add_pool(&self, enterprise_id: Option<i64>, name: &str, displays: &[&str]) -> i64 {
-        let mut ids = Vec::new();
-        for display in displays {
-            ids.push(self.number_id(display).await.to_string());
-        }
+        let ids = self.number_ids(displays).await;
         let enterprise = enterprise_id.map(|e| e.to_string());
         let mut pairs: Vec<(&str, &str)> = vec![("name", name)];
         if let Some(e) = &enterprise {
@@ -335,24 +306,6 @@ impl TestApp {
         self.pool_id(name).await
     }
 
-    /// The ids of numbers by display form, as form values.
-    pub async fn number_ids(&self, displays: &[&str]) -> Vec<String> {
-        let mut ids = Vec::with_capacity(displays.len());
-        for display in displays {
-            ids.push(self.number_id(display).await.to_string());
-        }
-        ids
-    }
-
-    /// An enterprise's id by name.
-    pub async fn enterprise_id(&self, name: &str) -> i64 {
-        let name = name.to_owned();
-        self.with_db(move |c| {
-            enterprises::table.filter(enterprises::name.eq(name)).select(enterprises::id).first::<i64>(c).expect("enterprise exists")
-        })
-        .await
-    }
-
     /// A pool's name, active flag and version, read from the database.
     pub async fn pool_state(&self, pool_id: i64) -> PoolState {
         self.with_db(move |c| {
@@ -361,11 +314,6 @@ impl TestApp {
             PoolState { name, active, version }
         })
         .await
-    }
-
-    /// How many pools exist, in every enterprise.
-    pub async fn pool_count(&self) -> i64 {
-        self.with_db(|c| pools::table.count().get_result::<i64>(c).unwrap()).await
     }
 
     /// Sets a number's portal status directly in the database.

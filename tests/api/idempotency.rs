@@ -8,20 +8,15 @@ use std::time::Duration;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 use wabapool::db::schema::{idempotency_keys, pools};
-use wabapool::db::{self, DatabaseUrl, DbPool};
+use wabapool::db::{self, DatabaseUrl};
 use wabapool::meta::sandbox::Sandbox;
 use wabapool::startup::Application;
 
-use crate::helpers::{TestDatabase, acme_api_key, demo_loaded, fresh_database, spawn_app};
+use crate::helpers::{acme_api_key, seeded_database, spawn_app, with_pool};
 
 /// An API key of Acme Retail.
 fn acme_key(conn: &mut db::DbConnection) -> String {
     acme_api_key(conn, "idempotency")
-}
-
-async fn with_pool<T: Send + 'static>(db: &DbPool, work: impl FnOnce(&mut db::DbConnection) -> T + Send + 'static) -> T {
-    let db = db.clone();
-    tokio::task::spawn_blocking(move || work(&mut db.get().unwrap())).await.unwrap()
 }
 
 fn acme_support(conn: &mut db::DbConnection) -> i64 {
@@ -108,19 +103,9 @@ async fn twenty_simultaneous_sends_with_one_key_reach_meta_once_and_share_its_an
 #[tokio::test]
 async fn twenty_simultaneous_sends_with_one_key_through_two_instances_reach_meta_once() {
     // Arrange: two instances on one fresh database, sharing keys and the sandbox.
-    let (url, _database): (String, TestDatabase) = fresh_database();
-    let keys = wabapool::security::secrets::SecretKeys::random();
-    let db = {
-        let (url, keys) = (url.clone(), keys.clone());
-        tokio::task::spawn_blocking(move || {
-            let pool = db::connect_pool(&DatabaseUrl::parse(&url), 2).unwrap();
-            db::run_migrations(&mut pool.get().unwrap()).unwrap();
-            demo_loaded(&mut pool.get().unwrap(), &keys);
-            pool
-        })
-        .await
-        .unwrap()
-    };
+    let (url, _database, keys) = seeded_database().await;
+    let pool_url = url.clone();
+    let db = tokio::task::spawn_blocking(move || db::connect_pool(&DatabaseUrl::parse(&pool_url), 2).unwrap()).await.unwrap();
     let sandbox = Sandbox::bind(wabapool::demo::sandbox_fixture(), "127.0.0.1:0").unwrap().spawn();
     let mut addresses = Vec::new();
     let mut servers = Vec::new();

@@ -12,10 +12,9 @@ use tokio::net::{TcpListener, TcpStream};
 use wabapool::config::Settings;
 use wabapool::db::schema::{pool_members, users};
 use wabapool::db::{self, DatabaseUrl};
-use wabapool::security::secrets::SecretKeys;
 use wabapool::startup::Application;
 
-use crate::helpers::{PASSWORD, TestDatabase, browser, csrf_of, demo_loaded, fresh_database, sign_in};
+use crate::helpers::{PASSWORD, TestDatabase, browser, csrf_of, seeded_database, sign_in, with_pool};
 
 /// One running instance and its server handle.
 struct Instance {
@@ -37,22 +36,6 @@ async fn start(settings: Settings) -> Instance {
     let server = app.server_handle();
     tokio::spawn(app.run_until_stopped());
     Instance { address, server }
-}
-
-async fn seeded_database() -> (String, TestDatabase, SecretKeys) {
-    let (url, database) = fresh_database();
-    let keys = SecretKeys::random();
-    let seed_url = url.clone();
-    let seed_keys = keys.clone();
-    tokio::task::spawn_blocking(move || {
-        let pool = db::connect_pool(&DatabaseUrl::parse(&seed_url), 1).unwrap();
-        let mut conn = pool.get().unwrap();
-        db::run_migrations(&mut conn).unwrap();
-        demo_loaded(&mut conn, &seed_keys);
-    })
-    .await
-    .unwrap();
-    (url, database, keys)
 }
 
 /// Two instances on one fresh seeded database, each with a browser signed in as `email`.
@@ -340,20 +323,8 @@ async fn simultaneous_sends_through_two_instances_never_push_a_number_past_its_l
     let (a, b) = (start(settings()).await, start(settings()).await);
     let pool_url = url.clone();
     let db = tokio::task::spawn_blocking(move || db::connect_pool(&DatabaseUrl::parse(&pool_url), 2).unwrap()).await.unwrap();
-    let with_db = |work: Box<dyn FnOnce(&mut db::DbConnection) -> i64 + Send>| {
-        let db = db.clone();
-        async move { tokio::task::spawn_blocking(move || work(&mut db.get().unwrap())).await.unwrap() }
-    };
-    let pool: i64 = with_db(Box::new(|c| pools::table.filter(pools::name.eq("Acme Support")).select(pools::id).first(c).unwrap())).await;
-    let key = {
-        let db = db.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = &mut db.get().unwrap();
-            crate::helpers::acme_api_key(conn, "two instances")
-        })
-        .await
-        .unwrap()
-    };
+    let pool: i64 = with_pool(&db, |c| pools::table.filter(pools::name.eq("Acme Support")).select(pools::id).first(c).unwrap()).await;
+    let key = with_pool(&db, |c| crate::helpers::acme_api_key(c, "two instances")).await;
     let client = reqwest::Client::new();
     let send = |address: String, to: String| {
         let (client, key) = (client.clone(), key.clone());
@@ -372,7 +343,7 @@ async fn simultaneous_sends_through_two_instances_never_push_a_number_past_its_l
         if into > 100 {
             tokio::time::sleep(Duration::from_millis(u64::from(1005 - into))).await;
         }
-        let second = with_db(Box::new(move |c| {
+        let second = with_pool(&db, move |c| {
             let second = chrono::Utc::now().timestamp();
             let members: Vec<i64> = pool_members::table.filter(pool_members::pool_id.eq(pool)).select(pool_members::number_id).load(c).unwrap();
             assert_eq!(numbers::table.filter(numbers::id.eq_any(&members)).count().get_result::<i64>(c).unwrap(), 2);
@@ -381,7 +352,7 @@ async fn simultaneous_sends_through_two_instances_never_push_a_number_past_its_l
                 .execute(c)
                 .unwrap();
             second
-        }))
+        })
         .await;
         let sends = (0..12).map(|i| send(if i % 2 == 0 { a.address.clone() } else { b.address.clone() }, format!("4477009003{round:02}{i:02}")));
         let statuses = futures_util::future::join_all(sends).await;

@@ -6,23 +6,9 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
 use wabapool::db::schema::{pool_members, pools};
 
-use crate::helpers::{LISTING, TestApp, attrs, spawn_app, status, texts};
+use crate::helpers::{LISTING, RETAIL_BANKING, TestApp, attrs, spawn_app, status, texts};
 
 const GLOBEX_BLOCKED: &str = "Globex Health has 2 activated WhatsApp numbers; a WABA Pool needs at least 3.";
-
-const RETAIL_BANKING: [&str; 11] = [
-    "+1 555-030-0301",
-    "+1 555-030-0302",
-    "+1 555-030-0303",
-    "+1 555-030-0304",
-    "+1 555-030-0305",
-    "+1 555-030-0306",
-    "+1 555-030-0307",
-    "+1 555-030-0308",
-    "+1 555-030-0309",
-    "+1 555-030-0310",
-    "+1 555-030-0311",
-];
 
 /// The pairs of a pool form: name and the numbers' ids.
 fn pool_form<'a>(name: &'a str, ids: &'a [String]) -> Vec<(&'a str, &'a str)> {

@@ -5,7 +5,7 @@
 use crate::browser::Browser;
 use crate::harness::browser_test;
 
-use crate::app::LISTING;
+use crate::app::{ADD_POOL, LISTING, NUMBERS};
 
 /// Runs axe on the current screen and keeps a screenshot of it.
 async fn check(b: &Browser, test: &str, screen: &str) {
@@ -20,9 +20,7 @@ async fn enterprise_admin_screens_have_no_serious_or_critical_accessibility_viol
     browser_test(TEST, |b| async move {
         b.goto("/login").await;
         check(&b, TEST, "login").await;
-        b.find("#email").await.send_keys("admin@acme.example").await.unwrap();
-        b.find("#password").await.send_keys("not the password").await.unwrap();
-        b.click("form[action='/login'] button[type=submit]").await;
+        b.submit_login("admin@acme.example", "not the password").await;
         b.wait_for_text("Sign-in failed").await;
         check(&b, TEST, "login_with_error").await;
 
@@ -38,7 +36,7 @@ async fn enterprise_admin_screens_have_no_serious_or_critical_accessibility_viol
         b.goto(&format!("{LISTING}/{id}/deactivate")).await;
         check(&b, TEST, "confirmation_page").await;
 
-        b.goto("/channels/whatsapp/pools/new").await;
+        b.goto(ADD_POOL).await;
         check(&b, TEST, "add_page").await;
 
         b.find("#name").await.send_keys("Acme Support").await.unwrap();
@@ -52,7 +50,7 @@ async fn enterprise_admin_screens_have_no_serious_or_critical_accessibility_viol
         b.goto(&format!("{LISTING}/{id}")).await;
         check(&b, TEST, "detail_page").await;
 
-        b.goto("/channels/whatsapp/numbers").await;
+        b.goto(NUMBERS).await;
         check(&b, TEST, "numbers_page").await;
 
         b.goto(&format!("{LISTING}?q=nothing-matches")).await;
@@ -69,7 +67,7 @@ async fn aggregator_admin_screens_have_no_serious_or_critical_accessibility_viol
         b.goto(LISTING).await;
         check(&b, TEST, "listing").await;
 
-        b.goto("/channels/whatsapp/pools/new").await;
+        b.goto(ADD_POOL).await;
         check(&b, TEST, "add_page_no_enterprise").await;
 
         b.find("#enterprise_id").await.select_by_label("Initech Bank").await.unwrap();
@@ -80,7 +78,7 @@ async fn aggregator_admin_screens_have_no_serious_or_critical_accessibility_viol
         b.find("#needs-numbers").await;
         check(&b, TEST, "add_page_globex_cannot_add").await;
 
-        b.goto("/channels/whatsapp/numbers").await;
+        b.goto(NUMBERS).await;
         check(&b, TEST, "numbers_page").await;
     })
     .await;
@@ -102,7 +100,7 @@ async fn the_403_page_and_the_empty_states_have_no_serious_or_critical_accessibi
         b.login("admin@globex.example").await;
         b.goto(LISTING).await;
         check(&b, TEST, "listing_empty").await;
-        b.goto("/channels/whatsapp/pools/new").await;
+        b.goto(ADD_POOL).await;
         check(&b, TEST, "add_page_cannot_add").await;
     })
     .await;

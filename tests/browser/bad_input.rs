@@ -4,12 +4,12 @@
 use crate::browser::Browser;
 use crate::harness::browser_test;
 
-use crate::app::LISTING;
+use crate::app::{ADD_POOL, LISTING};
 
 /// Signs in as Acme's admin and fills the Add page (name and three numbers).
 async fn acme_add_page_filled(b: &Browser, name: &str) {
     b.login("admin@acme.example").await;
-    b.goto("/channels/whatsapp/pools/new").await;
+    b.goto(ADD_POOL).await;
     b.find("#name").await.send_keys(name).await.unwrap();
     b.click_numbers(&["+44 7700 900101", "+91 98100 00101", "+65 8100 0101"]).await;
     b.wait_for_counter("3 of 10 selected").await;
@@ -49,7 +49,7 @@ async fn the_back_button_after_a_submit_does_not_resubmit() {
 
         // Act: back, then forward and reload the listing.
         b.client.back().await.expect("back");
-        b.wait_for_path("/channels/whatsapp/pools/new").await;
+        b.wait_for_path(ADD_POOL).await;
 
         // Assert: the Add page again (not a resubmission prompt), nothing added.
         assert_eq!(b.text("h1").await, "Add WABA Pool");
@@ -62,7 +62,7 @@ async fn the_back_button_after_a_submit_does_not_resubmit() {
         assert_eq!(b.app.pools_named("Acme Back").await, 1);
         // Back once more: the Add page, whose form still needs a deliberate submit.
         b.client.back().await.expect("back");
-        b.wait_for_path("/channels/whatsapp/pools/new").await;
+        b.wait_for_path(ADD_POOL).await;
         assert_eq!(b.app.pool_count().await, before + 1);
     })
     .await;

@@ -37,10 +37,15 @@ impl Browser {
     /// Signs in as a demo user through the login form.
     pub async fn login(&self, email: &str) {
         self.goto("/login").await;
-        self.find("#email").await.send_keys(email).await.expect("email typed");
-        self.find("#password").await.send_keys(PASSWORD).await.expect("password typed");
-        self.click("form[action='/login'] button[type=submit]").await;
+        self.submit_login(email, PASSWORD).await;
         self.wait_until(&format!("{email} is signed in"), "return location.pathname !== '/login' && document.readyState === 'complete'").await;
+    }
+
+    /// Types an email and a password into the login form on screen and submits it.
+    pub async fn submit_login(&self, email: &str, password: &str) {
+        self.find("#email").await.send_keys(email).await.expect("email typed");
+        self.find("#password").await.send_keys(password).await.expect("password typed");
+        self.click("form[action='/login'] button[type=submit]").await;
     }
 
     /// The path (and query) of the current page.

@@ -7,12 +7,12 @@ use serde_json::{Value as Json, json};
 use crate::browser::Browser;
 use crate::harness::browser_test;
 
-use crate::app::LISTING;
+use crate::app::{ADD_POOL, LISTING, NUMBERS};
 
 /// Clicks "+ Add Pool" on the listing and waits for the Add page.
 async fn open_add_page(b: &Browser) {
     b.click(".page-actions a[href='/channels/whatsapp/pools/new']").await;
-    b.wait_for_path("/channels/whatsapp/pools/new").await;
+    b.wait_for_path(ADD_POOL).await;
 }
 
 /// The visible text of the listing's row for a pool.
@@ -34,7 +34,7 @@ async fn enterprise_admin_reaches_waba_pool_from_the_left_menu_adds_a_pool_and_s
         // Arrange: signed in, on another page of the menu.
         b.login("admin@acme.example").await;
         b.click("nav[aria-label='Main'] a[href='/channels/whatsapp/numbers']").await;
-        b.wait_for_path("/channels/whatsapp/numbers").await;
+        b.wait_for_path(NUMBERS).await;
         let menu = b.js("return document.querySelector(\"nav[aria-label='Main']\").textContent.replace(/\\s+/g, ' ')").await;
         let menu = menu.as_str().unwrap_or_default();
         assert!(menu.contains("Channels WhatsApp Numbers WABA Pool"), "the menu shows Channels → WhatsApp → WABA Pool: {menu}");
@@ -69,7 +69,7 @@ async fn an_eleventh_number_is_refused_in_the_page_and_by_the_server() {
     browser_test("an_eleventh_number_is_refused_in_the_page_and_by_the_server", |b| async move {
         // Arrange: Initech's "Initech Retail Banking" WABA has 11 numbers.
         b.login("admin@initech.example").await;
-        b.goto("/channels/whatsapp/pools/new").await;
+        b.goto(ADD_POOL).await;
         let eleven: Vec<String> = (1..=11).map(|i| format!("+1 555-030-03{i:02}")).collect();
         let ten: Vec<&str> = eleven[..10].iter().map(String::as_str).collect();
 
@@ -236,7 +236,7 @@ async fn a_validation_error_appears_beside_its_field_and_the_input_is_kept() {
     browser_test("a_validation_error_appears_beside_its_field_and_the_input_is_kept", |b| async move {
         // Arrange: a name Acme already uses, in other letters' case.
         b.login("admin@acme.example").await;
-        b.goto("/channels/whatsapp/pools/new").await;
+        b.goto(ADD_POOL).await;
         let before = b.app.pool_count().await;
         b.mark_window().await;
 
@@ -292,7 +292,7 @@ async fn an_agent_sees_no_waba_pool_menu_and_the_direct_url_shows_the_403_page()
         assert_eq!(b.text("h1").await, "Not allowed");
         assert!(b.page_text().await.contains("Your role does not allow this page."));
         assert!(!b.exists("nav a[href='/channels/whatsapp/pools']").await);
-        b.goto("/channels/whatsapp/pools/new").await;
+        b.goto(ADD_POOL).await;
         assert_eq!(b.page_status().await, 403);
         assert!(!b.exists("#pool-form").await, "no form for an agent");
     })

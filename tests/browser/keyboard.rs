@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::browser::Browser;
 use crate::harness::browser_test;
 
-use crate::app::LISTING;
+use crate::app::{ADD_POOL, LISTING};
 
 /// Focus is inside the open modal dialog.
 async fn focus_in_dialog(b: &Browser) -> bool {
@@ -35,7 +35,7 @@ async fn the_whole_add_edit_deactivate_flow_works_with_the_keyboard_alone() {
         // Add: + Add Pool, the name, three numbers with Space, Submit with Enter.
         b.tab_to(".page-actions a[href='/channels/whatsapp/pools/new']", 30).await;
         b.press(&[Key::Enter]).await;
-        b.wait_for_path("/channels/whatsapp/pools/new").await;
+        b.wait_for_path(ADD_POOL).await;
         b.tab_to("#name", 30).await;
         b.type_text("Keyboard Pool").await;
         for _ in 0..3 {

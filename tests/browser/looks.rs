@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 use crate::browser::Browser;
 use crate::harness::{DESKTOP, browser_test};
 
-use crate::app::LISTING;
+use crate::app::{ADD_POOL, LISTING, NUMBERS};
 const PHONE: (u32, u32) = (375, 812);
 
 /// How far the page is wider than the viewport, with the widest culprits.
@@ -45,13 +45,13 @@ async fn the_listing_and_the_add_page_are_photographed_at_1280_and_375_pixels_wi
         b.login("admin@acme.example").await;
         for (width, height) in [DESKTOP, PHONE] {
             b.set_viewport_width(width, height).await;
-            photograph(&b, TEST, "enterprise", width, "/channels/whatsapp/pools/new").await;
+            photograph(&b, TEST, "enterprise", width, ADD_POOL).await;
         }
         b.sign_out().await;
         b.set_viewport_width(DESKTOP.0, DESKTOP.1).await;
         b.login("admin@northwind.example").await;
         let initech = b.app.enterprise_id("Initech Bank").await;
-        let add_page = format!("/channels/whatsapp/pools/new?enterprise_id={initech}");
+        let add_page = format!("{ADD_POOL}?enterprise_id={initech}");
         for (width, height) in [DESKTOP, PHONE] {
             b.set_viewport_width(width, height).await;
             photograph(&b, TEST, "aggregator", width, &add_page).await;
@@ -73,16 +73,16 @@ async fn nothing_scrolls_sideways_at_375_pixels_wide() {
         let id = b.app.pool_id("Acme Support").await;
         for (path, screen) in [
             (LISTING.to_owned(), "the listing"),
-            ("/channels/whatsapp/pools/new".to_owned(), "the Add page"),
+            (ADD_POOL.to_owned(), "the Add page"),
             (format!("{LISTING}/{id}/edit"), "the Edit page"),
             (format!("{LISTING}/{id}"), "the detail page"),
             (format!("{LISTING}/{id}/deactivate"), "the confirmation page"),
-            ("/channels/whatsapp/numbers".to_owned(), "the Numbers page"),
+            (NUMBERS.to_owned(), "the Numbers page"),
         ] {
             b.goto(&path).await;
             assert_no_sideways_scroll(&b, screen).await;
         }
-        b.goto("/channels/whatsapp/pools/new").await;
+        b.goto(ADD_POOL).await;
         b.find("#name").await.send_keys("Acme Support").await.unwrap();
         b.click("#pool-form button[type=submit]").await;
         b.find("#name-error").await;
@@ -93,7 +93,7 @@ async fn nothing_scrolls_sideways_at_375_pixels_wide() {
         b.goto(LISTING).await;
         assert_no_sideways_scroll(&b, "the aggregator's listing").await;
         let initech = b.app.enterprise_id("Initech Bank").await;
-        b.goto(&format!("/channels/whatsapp/pools/new?enterprise_id={initech}")).await;
+        b.goto(&format!("{ADD_POOL}?enterprise_id={initech}")).await;
         assert_no_sideways_scroll(&b, "the aggregator's Add page").await;
 
         b.client.delete_all_cookies().await.expect("cookies cleared");
@@ -141,8 +141,8 @@ async fn status_and_quality_badges_carry_words_as_well_as_colour() {
         let words = r#"return [...document.querySelectorAll('.badge')].map(e => e.innerText.trim())"#;
         for path in [
             LISTING.to_owned(),
-            format!("/channels/whatsapp/pools/new?enterprise_id={acme}"),
-            format!("/channels/whatsapp/numbers?enterprise_id={acme}"),
+            format!("{ADD_POOL}?enterprise_id={acme}"),
+            format!("{NUMBERS}?enterprise_id={acme}"),
             format!("{LISTING}/{}", b.app.pool_id("Acme Support").await),
         ] {
             b.goto(&path).await;

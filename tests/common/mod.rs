@@ -1,6 +1,7 @@
 //! What both test binaries (`api` and `browser`) share: the portal's paths,
-//! the demo password, a fresh database per test dropped after it, and the
-//! real app started on it with the demo dataset.
+//! the demo password and numbers, a fresh database per test dropped after
+//! it, the real app started on it with the demo dataset, and the queries
+//! tests read that database with.
 //!
 //! The database is a temporary SQLite file, or, when
 //! `WABAPOOL_TEST_DATABASE_URL` names a PostgreSQL server, a fresh database
@@ -9,9 +10,12 @@
 // Each binary includes this file and uses only part of it.
 #![allow(dead_code)]
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use std::sync::Arc;
+
+use diesel::prelude::*;
 use secrecy::SecretString;
 use wabapool::config::Settings;
+use wabapool::db::schema::{enterprises, numbers, pool_members, pools};
 use wabapool::db::{self, DatabaseUrl, DbPool};
 use wabapool::meta::sandbox::Sandbox;
 use wabapool::security::secrets::SecretKeys;
@@ -22,10 +26,28 @@ pub const PASSWORD: &str = "wabapool-demo";
 
 /// The pool listing, the portal's home.
 pub const LISTING: &str = "/channels/whatsapp/pools";
+/// The Add Pool page.
+pub const ADD_POOL: &str = "/channels/whatsapp/pools/new";
 /// The Numbers page.
 pub const NUMBERS: &str = "/channels/whatsapp/numbers";
 /// The password change page, which every role may read.
 pub const SETTINGS: &str = "/settings/password";
+
+/// The eleven activated numbers of Initech Bank's "Initech Retail Banking"
+/// WABA in the demo dataset: one more than a pool may hold.
+pub const RETAIL_BANKING: [&str; 11] = [
+    "+1 555-030-0301",
+    "+1 555-030-0302",
+    "+1 555-030-0303",
+    "+1 555-030-0304",
+    "+1 555-030-0305",
+    "+1 555-030-0306",
+    "+1 555-030-0307",
+    "+1 555-030-0308",
+    "+1 555-030-0309",
+    "+1 555-030-0310",
+    "+1 555-030-0311",
+];
 
 pub enum TestDatabase {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
@@ -76,6 +98,23 @@ pub fn demo_loaded(conn: &mut db::DbConnection, keys: &SecretKeys) {
     wabapool::demo::load(conn, &SecretString::from(PASSWORD), keys).expect("demo data loads");
 }
 
+/// A fresh database, migrated and holding the demo dataset sealed with new
+/// keys, for tests that start their own instances on it.
+pub async fn seeded_database() -> (String, TestDatabase, SecretKeys) {
+    let (url, database) = fresh_database();
+    let keys = SecretKeys::random();
+    let (seed_url, seed_keys) = (url.clone(), keys.clone());
+    tokio::task::spawn_blocking(move || {
+        let pool = db::connect_pool(&DatabaseUrl::parse(&seed_url), 1).expect("database reachable");
+        let mut conn = pool.get().expect("connection");
+        db::run_migrations(&mut conn).expect("migrations run");
+        demo_loaded(&mut conn, &seed_keys);
+    })
+    .await
+    .expect("seeding finished");
+    (url, database, keys)
+}
+
 /// The real app, running on its fresh database with the demo dataset.
 pub struct RunningApp {
     pub address: String,
@@ -83,8 +122,82 @@ pub struct RunningApp {
     pub sandbox_url: String,
     /// The keys that seal this app's Meta tokens.
     pub keys: SecretKeys,
+    pub database: AppDatabase,
+}
+
+/// The database a running app uses, with the queries tests read it with.
+/// Clones share it; it is dropped with the last one.
+#[derive(Clone)]
+pub struct AppDatabase {
     pub db: DbPool,
-    pub database: TestDatabase,
+    _database: Arc<TestDatabase>,
+}
+
+impl AppDatabase {
+    /// Runs `work` on a connection, off the test's async threads.
+    pub async fn with_db<T: Send + 'static>(&self, work: impl FnOnce(&mut db::DbConnection) -> T + Send + 'static) -> T {
+        with_pool(&self.db, work).await
+    }
+
+    /// How many pools exist, in every enterprise.
+    pub async fn pool_count(&self) -> i64 {
+        self.with_db(|c| pools::table.count().get_result::<i64>(c).expect("pools counted")).await
+    }
+
+    /// A pool's id by name.
+    pub async fn pool_id(&self, name: &str) -> i64 {
+        let name = name.to_owned();
+        self.with_db(move |c| pools::table.filter(pools::name.eq(name)).select(pools::id).first::<i64>(c).expect("pool exists")).await
+    }
+
+    /// The members of a pool, as display numbers in slot order.
+    pub async fn pool_numbers(&self, pool_id: i64) -> Vec<String> {
+        self.with_db(move |c| {
+            pool_members::table
+                .inner_join(numbers::table)
+                .filter(pool_members::pool_id.eq(pool_id))
+                .order(pool_members::slot)
+                .select(numbers::display_phone_number)
+                .load(c)
+                .expect("members load")
+        })
+        .await
+    }
+
+    /// An enterprise's id by name.
+    pub async fn enterprise_id(&self, name: &str) -> i64 {
+        let name = name.to_owned();
+        self.with_db(move |c| {
+            enterprises::table.filter(enterprises::name.eq(name)).select(enterprises::id).first::<i64>(c).expect("enterprise exists")
+        })
+        .await
+    }
+
+    /// A number's id by its display form.
+    pub async fn number_id(&self, display: &str) -> i64 {
+        let display = display.to_owned();
+        self.with_db(move |c| number_id(c, &display)).await
+    }
+
+    /// The ids of numbers by display form, as form values.
+    pub async fn number_ids(&self, displays: &[&str]) -> Vec<String> {
+        let displays: Vec<String> = displays.iter().map(|d| (*d).to_owned()).collect();
+        self.with_db(move |c| displays.iter().map(|d| number_id(c, d).to_string()).collect()).await
+    }
+}
+
+/// Runs `work` on a connection of `db`, off the test's async threads.
+pub async fn with_pool<T: Send + 'static>(db: &DbPool, work: impl FnOnce(&mut db::DbConnection) -> T + Send + 'static) -> T {
+    let pool = db.clone();
+    tokio::task::spawn_blocking(move || work(&mut pool.get().expect("connection"))).await.expect("db task")
+}
+
+fn number_id(c: &mut db::DbConnection, display: &str) -> i64 {
+    numbers::table
+        .filter(numbers::display_phone_number.eq(display))
+        .select(numbers::id)
+        .first::<i64>(c)
+        .unwrap_or_else(|e| panic!("number {display} exists: {e}"))
 }
 
 /// Starts the app on 127.0.0.1 port 0 on a fresh database holding the demo
@@ -104,5 +217,6 @@ pub async fn start_app(customise: impl FnOnce(&mut Settings)) -> RunningApp {
     let seed = pool.clone();
     tokio::task::spawn_blocking(move || demo_loaded(&mut seed.get().expect("connection"), &seed_keys)).await.expect("seeding finished");
     tokio::spawn(app.run_until_stopped());
-    RunningApp { address: format!("http://127.0.0.1:{port}"), sandbox_url: sandbox.base_url.clone(), keys, db: pool, database }
+    let database = AppDatabase { db: pool, _database: Arc::new(database) };
+    RunningApp { address: format!("http://127.0.0.1:{port}"), sandbox_url: sandbox.base_url.clone(), keys, database }
 }
