@@ -52,6 +52,29 @@ impl FieldErrors {
     pub fn into_result(self) -> Result<(), ServiceError> {
         if self.is_empty() { Ok(()) } else { Err(ServiceError::Invalid(self)) }
     }
+
+    /// The messages of `validator`'s errors in the order of `fields`, each
+    /// field's in the order of its rules; an error on a field outside that
+    /// list (a struct-level rule) comes last.
+    pub fn from_validation(fields: &[&'static str], found: &validator::ValidationErrors) -> Self {
+        let by_field = found.field_errors();
+        let mut others: Vec<&'static str> = by_field
+            .keys()
+            .filter_map(|name| match name {
+                std::borrow::Cow::Borrowed(name) => Some(*name),
+                std::borrow::Cow::Owned(_) => None,
+            })
+            .filter(|name| !fields.contains(name))
+            .collect();
+        others.sort_unstable();
+        let mut errors = Self::default();
+        for field in fields.iter().chain(&others) {
+            for error in by_field.get(*field).into_iter().flat_map(|list| list.iter()) {
+                errors.add(field, error.message.as_deref().unwrap_or("Check this field."));
+            }
+        }
+        errors
+    }
 }
 
 /// Why a use case did not happen. Each maps to one response at the edge.

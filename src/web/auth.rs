@@ -25,6 +25,18 @@ struct LoginPage {
     notice: Option<String>,
 }
 
+/// The sign-in form. Nothing is checked before the password: every failed
+/// sign-in, a malformed email too, gets [`LOGIN_FAILED`] and counts
+/// towards the throttle.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
 #[derive(serde::Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
@@ -62,9 +74,10 @@ pub async fn login_page(state: web::Data<AppState>, session: Session, query: web
 
 #[post("/login")]
 pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, session: Session, form: FormPost) -> Result<HttpResponse, AppError> {
-    let email: String = form.get("email").unwrap_or_default().chars().take(320).collect();
-    let password = SecretString::from(form.get("password").unwrap_or_default().to_owned());
-    let next = safe_next(form.get("next"));
+    let form = form.decode::<SignInForm>()?.input;
+    let email: String = form.email.chars().take(320).collect();
+    let password = SecretString::from(form.password);
+    let next = safe_next(form.next.as_deref());
     let client_ip = super::client_ip(&req, &state.trusted_proxies);
     let typed = email.clone();
     // Two database visits around the password check, so that no pooled

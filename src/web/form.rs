@@ -1,7 +1,7 @@
 //! `FormPost`: the extractor for every portal POST. It accepts only
-//! url-encoded bodies of modest size, decodes repeated keys (which
-//! serde_urlencoded cannot put into a struct's Vec), and checks the CSRF
-//! token before any handler runs.
+//! url-encoded bodies of modest size, checks the CSRF token before any
+//! handler runs, and turns the form into the handler's typed struct,
+//! checked by that struct's `validator` rules ([`FormPost::decode`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,10 +11,15 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt as _;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use validator::Validate;
 
 use super::session::existing_csrf_token;
 use crate::error::AppError;
 use crate::security::csrf;
+use crate::services::FieldErrors;
 
 /// The largest form body accepted.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -42,12 +47,77 @@ impl FormPost {
     pub fn all(&self, name: &str) -> Vec<String> {
         self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
     }
+
+    /// The form as `T`, then checked by `T`'s `validator` rules.
+    ///
+    /// A key sent once is a string; a key sent more than once is the list
+    /// of its values in order, which a `Vec` field takes through
+    /// [`one_or_many`]. A form that does not fit `T` (a list where one
+    /// value belongs, a missing field without a default) is a 400. The
+    /// rules' messages come back as field errors in the order of `T`'s
+    /// fields, each field's in the order of its rules.
+    pub fn decode<T: DeserializeOwned + Validate>(&self) -> Result<Decoded<T>, AppError> {
+        let input: T = serde_json::from_value(Value::Object(self.grouped())).map_err(|_| unreadable())?;
+        let errors = match input.validate() {
+            Ok(()) => FieldErrors::default(),
+            Err(found) => FieldErrors::from_validation(serde_aux::serde_introspection::serde_introspect::<T>(), &found),
+        };
+        Ok(Decoded { input, errors })
+    }
+
+    /// Each key once: its value, or the list of its values when repeated.
+    fn grouped(&self) -> Map<String, Value> {
+        let mut grouped = Map::new();
+        for (key, value) in &self.pairs {
+            let value = Value::String(value.clone());
+            match grouped.get_mut(key) {
+                None => {
+                    grouped.insert(key.clone(), value);
+                }
+                Some(Value::Array(values)) => values.push(value),
+                Some(first) => *first = Value::Array(vec![first.take(), value]),
+            }
+        }
+        grouped
+    }
+}
+
+/// A form decoded into its struct, with what its rules found wrong.
+#[derive(Debug)]
+pub struct Decoded<T> {
+    pub input: T,
+    /// Empty when every rule holds.
+    pub errors: FieldErrors,
+}
+
+/// For a text field whose surrounding white space means nothing: the
+/// value trimmed, so that its rules count what is kept.
+pub fn trimmed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(String::deserialize(deserializer)?.trim().to_owned())
+}
+
+/// For a `Vec<String>` field fed by a repeated key such as
+/// `phone_number_ids`: one value or many (with `#[serde(default)]`, none).
+pub fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(value) => vec![value],
+        OneOrMany::Many(values) => values,
+    })
+}
+
+fn unreadable() -> AppError {
+    AppError::BadRequest("The form could not be read; reload the page and try again.".into())
 }
 
 /// Decodes an url-encoded body into pairs, within the limits above.
 pub fn decode_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|_| AppError::BadRequest("The form could not be read; reload the page and try again.".into()))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| unreadable())?;
     if pairs.len() > MAX_FORM_FIELDS {
         return Err(AppError::BadRequest("The form has more fields than wabapool accepts.".into()));
     }
@@ -112,6 +182,59 @@ impl FromRequest for FormPost {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[derive(Debug, Deserialize, Validate)]
+    struct Sample {
+        #[serde(default)]
+        #[validate(length(min = 1, max = 5, message = "Enter 1 to 5 characters."), non_control_character(message = "No tabs."))]
+        name: String,
+        #[serde(default, deserialize_with = "one_or_many")]
+        #[validate(length(max = 2, message = "Choose at most 2."))]
+        phone_number_ids: Vec<String>,
+        #[validate(email(message = "Enter an email address."))]
+        email: Option<String>,
+    }
+
+    fn decoded(body: &str) -> Result<Decoded<Sample>, AppError> {
+        FormPost::from_pairs(decode_pairs(body.as_bytes()).unwrap()).decode::<Sample>()
+    }
+
+    #[test]
+    fn a_repeated_key_fills_a_list_in_order() {
+        let form = decoded("csrf_token=t&name=A+B&phone_number_ids=3&phone_number_ids=1").unwrap();
+        assert_eq!(form.input.name, "A B");
+        assert_eq!(form.input.phone_number_ids, vec!["3", "1"]);
+        assert!(form.errors.is_empty());
+    }
+
+    #[test]
+    fn one_value_is_a_list_of_one_and_none_is_empty() {
+        assert_eq!(decoded("name=A&phone_number_ids=7").unwrap().input.phone_number_ids, vec!["7"]);
+        let form = decoded("name=A").unwrap();
+        assert!(form.input.phone_number_ids.is_empty());
+        assert_eq!(form.input.email, None);
+        assert!(form.errors.is_empty());
+    }
+
+    #[test]
+    fn rules_answer_with_their_messages_in_field_order() {
+        let form = decoded("email=nobody&phone_number_ids=1&phone_number_ids=2&phone_number_ids=3").unwrap();
+        assert_eq!(
+            form.errors.all(),
+            &[
+                ("name", "Enter 1 to 5 characters.".to_owned()),
+                ("phone_number_ids", "Choose at most 2.".to_owned()),
+                ("email", "Enter an email address.".to_owned())
+            ]
+        );
+        let both = [("name", "Enter 1 to 5 characters.".to_owned()), ("name", "No tabs.".to_owned())];
+        assert_eq!(decoded("name=a%09bcdef").unwrap().errors.all(), &both);
+    }
+
+    #[test]
+    fn a_form_that_does_not_fit_is_a_bad_request() {
+        assert!(matches!(decoded("name=a&name=b"), Err(AppError::BadRequest(_))));
+    }
 
     #[test]
     fn repeated_keys_are_kept_in_order() {

@@ -7,14 +7,16 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::form::FormPost;
+use super::form::{FormPost, one_or_many};
 use super::layout::{Chrome, Nav};
-use super::session::{CurrentUser, FlashKind, SignedInSession, set_flash};
+use super::session::{CurrentUser, FlashKind, SessionClaims, SignedInSession, set_flash};
 use super::{AppState, htmx, ok, render};
+use crate::db::DbConnection;
 use crate::domain::{MAX_POOL_NUMBERS, PoolId};
 use crate::error::{AppError, urlencode};
+use crate::services::auth::SessionUser;
 use crate::services::pools::CachedListing;
-use crate::services::pools::{self as service, ListQuery, PoolDraft, PoolFormContext, PoolListing, PoolSummary};
+use crate::services::pools::{self as service, ListQuery, ListingCache, PoolDraft, PoolFormContext, PoolListing, PoolSummary};
 use crate::services::{FieldErrors, ServiceError};
 
 pub const LISTING: &str = "/channels/whatsapp/pools";
@@ -108,43 +110,41 @@ impl ListingTable<'_> {
     }
 }
 
+/// The session's user and the listing, or None when the session has ended.
+type ListingVisit = Option<(SessionUser, Arc<CachedListing>)>;
+
+/// An unchanged listing for a user already seen needs one short read, the
+/// two stamps. None when that is not enough: the listing is not kept, or
+/// the session's last sight is due to be written (not on this worker).
+fn quick_visit(conn: &mut DbConnection, claims: &SessionClaims, cache: &ListingCache, query: &ListQuery) -> Result<Option<ListingVisit>, AppError> {
+    let stamps = service::listing_and_session_stamps(conn)?;
+    match claims.load_without_writing(conn, stamps.session)? {
+        None => Ok(None),
+        Some(None) => Ok(Some(None)),
+        Some(Some(user)) => Ok(service::cached_listing(cache, &user.actor, query, stamps.listing)?.map(|listing| Some((user, listing)))),
+    }
+}
+
+/// The session's user and the listing in one database visit; the user is
+/// checked first, so a disabled user or an ended session sees nothing.
+fn full_visit(conn: &mut DbConnection, claims: &SessionClaims, cache: &ListingCache, query: &ListQuery) -> Result<ListingVisit, AppError> {
+    let stamps = service::listing_and_session_stamps(conn)?;
+    let Some(user) = claims.load_at(conn, stamps.session)? else { return Ok(None) };
+    match service::list_pools_cached(conn, cache, &user.actor, query, stamps.listing) {
+        Ok(listing) => Ok(Some((user, listing))),
+        // A query string is the address, not a form: a value that makes no sense is a bad request.
+        Err(ServiceError::Invalid(errors)) => Err(AppError::BadRequest(errors.all().iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" "))),
+        Err(other) => Err(other.into()),
+    }
+}
+
 #[get("/channels/whatsapp/pools")]
 pub async fn index(state: web::Data<AppState>, signed_in: SignedInSession, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
-    let claims = signed_in.claims();
-    let query = query.into_inner();
-    let cache = state.listings.clone();
-    // An unchanged listing for a user already seen needs one short read,
-    // the two stamps: on SQLite it runs here, without a trip to the
-    // blocking pool.
-    let quick = state.try_quick(|conn| {
-        let stamps = service::listing_and_session_stamps(conn)?;
-        match claims.load_without_writing(conn, stamps.session)? {
-            // The session's last sight is due to be written: not on this worker.
-            None => Ok(None),
-            Some(None) => Ok(Some(None)),
-            Some(Some(user)) => Ok(service::cached_listing(&cache, &user.actor, &query, stamps.listing)?.map(|listing| Some((user, listing)))),
-        }
-    })?;
-    let visit = match quick {
+    let (claims, query, cache) = (signed_in.claims(), query.into_inner(), state.listings.clone());
+    // On SQLite the quick visit runs here, without a trip to the blocking pool.
+    let visit = match state.try_quick(|conn| quick_visit(conn, &claims, &cache, &query))? {
         Some(visit) => visit,
-        // The session's user and the listing in one database visit; the user
-        // is checked first, so a disabled user or an ended session sees nothing.
-        None => {
-            state
-                .run(move |conn| {
-                    let stamps = service::listing_and_session_stamps(conn)?;
-                    let Some(user) = claims.load_at(conn, stamps.session)? else { return Ok(None) };
-                    match service::list_pools_cached(conn, &cache, &user.actor, &query, stamps.listing) {
-                        Ok(listing) => Ok(Some((user, listing))),
-                        // A query string is the address, not a form: a value that makes no sense is a bad request.
-                        Err(ServiceError::Invalid(errors)) => {
-                            Err(AppError::BadRequest(errors.all().iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" ")))
-                        }
-                        Err(other) => Err(other.into()),
-                    }
-                })
-                .await?
-        }
+        None => state.run(move |conn| full_visit(conn, &claims, &cache, &query)).await?,
     };
     let Some((user, listing)) = visit else { return Err(signed_in.sign_out()) };
     let user = signed_in.into_current_user(user);
@@ -152,6 +152,30 @@ pub async fn index(state: web::Data<AppState>, signed_in: SignedInSession, query
 }
 
 // ------------------------------------------------------------- add / edit
+
+/// The Add and Edit form. Its name and numbers are parsed by the domain
+/// ([`PoolDraft`]) inside the use case, which checks tenancy first and then
+/// reports every problem at once: nothing here is checked before that.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct PoolForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default, deserialize_with = "one_or_many")]
+    phone_number_ids: Vec<String>,
+    /// Aggregators only, when adding.
+    enterprise_id: Option<String>,
+    /// Editing only: the version the form was loaded at (R9).
+    version: Option<String>,
+}
+
+impl PoolForm {
+    fn draft(&self) -> PoolDraft {
+        PoolDraft::parse(&self.name, &self.phone_number_ids)
+    }
+}
+
+/// What the page says when someone else changed the pool first (R9).
+const CHANGED_ELSEWHERE: &str = "Someone else changed this pool while you were editing. Its current state is shown below; nothing of yours was saved. Make your changes again and press Update.";
 
 /// The part of the Add and Edit pages that htmx swaps: the form, or the
 /// empty state that explains why no pool can be added yet.
@@ -198,6 +222,13 @@ impl PoolFormArea {
 
     fn has_choices(&self) -> bool {
         self.ctx.groups.iter().any(|g| !g.numbers.is_empty())
+    }
+
+    /// Keeps what the user typed and chose beside the errors.
+    fn keep_typed(&mut self, form: PoolForm, errors: FieldErrors) {
+        self.name = form.name;
+        self.selected = form.phone_number_ids.iter().filter_map(|v| v.trim().parse().ok()).collect();
+        self.errors = errors;
     }
 
     fn field_anchor(&self, field: &str) -> &'static str {
@@ -265,36 +296,26 @@ pub async fn new(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser
     render_form(&req, &user, state.demo, StatusCode::OK, new_area(&user, ctx))
 }
 
-/// Keeps what the user typed and chose, for a re-rendered form.
-fn typed_selection(raw: &[String]) -> Vec<i64> {
-    raw.iter().filter_map(|v| v.trim().parse().ok()).collect()
+/// Back to the listing, with a flash saying what happened to the pool.
+fn changed(req: &HttpRequest, user: &CurrentUser, pool_name: &str, what: &str) -> HttpResponse {
+    set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{pool_name}\u{201d} was {what}."));
+    htmx::see_other(req, LISTING)
 }
 
 #[post("/channels/whatsapp/pools")]
 pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: FormPost) -> Result<HttpResponse, AppError> {
-    let name = form.get("name").unwrap_or_default().to_owned();
-    let raw_ids = form.all("phone_number_ids");
-    let enterprise = form.get("enterprise_id").map(str::to_owned);
-    let draft = PoolDraft::parse(&name, &raw_ids);
-    let actor = user.actor.clone();
-    let chosen = enterprise.clone();
-    let result = state.write(move |conn| Ok(service::create_pool(conn, &actor, chosen.as_deref(), draft))).await?;
-    match result {
-        Ok(created) => {
-            set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was added.", created.name));
-            Ok(htmx::see_other(&req, LISTING))
-        }
-        Err(ServiceError::Invalid(errors)) => {
-            let actor = user.actor.clone();
-            let ctx = state.run(move |conn| Ok(service::add_pool_context(conn, &actor, enterprise.as_deref())?)).await?;
-            let mut area = new_area(&user, ctx);
-            area.name = name;
-            area.selected = typed_selection(&raw_ids);
-            area.errors = errors;
-            render_form(&req, &user, state.demo, StatusCode::UNPROCESSABLE_ENTITY, area)
-        }
-        Err(other) => Err(other.into()),
-    }
+    let form = form.decode::<PoolForm>()?.input;
+    let (actor, draft, chosen) = (user.actor.clone(), form.draft(), form.enterprise_id.clone());
+    let errors = match state.write(move |conn| Ok(service::create_pool(conn, &actor, chosen.as_deref(), draft))).await? {
+        Ok(created) => return Ok(changed(&req, &user, &created.name, "added")),
+        Err(ServiceError::Invalid(errors)) => errors,
+        Err(other) => return Err(other.into()),
+    };
+    let (actor, chosen) = (user.actor.clone(), form.enterprise_id.clone());
+    let ctx = state.run(move |conn| Ok(service::add_pool_context(conn, &actor, chosen.as_deref())?)).await?;
+    let mut area = new_area(&user, ctx);
+    area.keep_typed(form, errors);
+    render_form(&req, &user, state.demo, StatusCode::UNPROCESSABLE_ENTITY, area)
 }
 
 fn edit_area(user: &CurrentUser, loaded: service::EditPoolContext) -> PoolFormArea {
@@ -323,38 +344,21 @@ pub async fn update(
     form: FormPost,
 ) -> Result<HttpResponse, AppError> {
     let id = pool_id(&path)?;
-    let name = form.get("name").unwrap_or_default().to_owned();
-    let raw_ids = form.all("phone_number_ids");
-    let version = form.get("version").map(str::to_owned);
-    let draft = PoolDraft::parse(&name, &raw_ids);
-    let actor = user.actor.clone();
-    let result = state.write(move |conn| Ok(service::update_pool(conn, &actor, id, version.as_deref(), draft))).await?;
-    let status = match result {
-        Ok(updated) => {
-            set_flash(&user.session, FlashKind::Success, format!("WABA Pool \u{201c}{}\u{201d} was updated.", updated.name));
-            return Ok(htmx::see_other(&req, LISTING));
-        }
-        Err(ServiceError::Invalid(errors)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, Some(errors))),
-        Err(ServiceError::Stale) => Ok((StatusCode::CONFLICT, None)),
-        Err(other) => Err(AppError::from(other)),
+    let form = form.decode::<PoolForm>()?.input;
+    let (actor, draft, version) = (user.actor.clone(), form.draft(), form.version.clone());
+    let (status, errors) = match state.write(move |conn| Ok(service::update_pool(conn, &actor, id, version.as_deref(), draft))).await? {
+        Ok(updated) => return Ok(changed(&req, &user, &updated.name, "updated")),
+        Err(ServiceError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, Some(errors)),
+        Err(ServiceError::Stale) => (StatusCode::CONFLICT, None),
+        Err(other) => return Err(other.into()),
     };
-    let (status, errors) = status?;
     let actor = user.actor.clone();
     let ctx = state.run(move |conn| Ok(service::edit_pool_context(conn, &actor, id)?)).await?;
     let mut area = edit_area(&user, ctx);
     match errors {
-        // Keep the user's input beside the errors, at the version they loaded.
-        Some(errors) => {
-            area.name = name;
-            area.selected = typed_selection(&raw_ids);
-            area.errors = errors;
-        }
-        None => {
-            area.conflict = Some(
-                "Someone else changed this pool while you were editing. Its current state is shown below; nothing of yours was saved. Make your changes again and press Update."
-                    .to_owned(),
-            );
-        }
+        // The user's input beside the errors, at the version they loaded.
+        Some(errors) => area.keep_typed(form, errors),
+        None => area.conflict = Some(CHANGED_ELSEWHERE.to_owned()),
     }
     render_form(&req, &user, state.demo, status, area)
 }
