@@ -50,13 +50,10 @@ pub fn list(conn: &mut DbConnection, actor: &Actor) -> Result<KeysPage, ServiceE
     Ok(KeysPage { keys, enterprises })
 }
 
-/// Creates a key; the clear key is returned once and never stored.
+/// Creates a key; the clear key is returned once and never stored. The
+/// label is as the form's rules took it: trimmed, 1 to 64 characters.
 pub fn create(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option<&str>, label: &str) -> Result<String, ServiceError> {
     require_super_admin(actor)?;
-    let label = label.trim();
-    if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
-        return Err(ServiceError::invalid("label", "Give the key a label of 1 to 64 characters, e.g. the application that uses it."));
-    }
     write_transaction(conn, |conn| {
         let enterprise = chosen_enterprise(conn, actor, enterprise_id)?
             .ok_or_else(|| ServiceError::invalid("enterprise_id", "Choose the enterprise the key sends for."))?;

@@ -2,6 +2,7 @@
 //! priority, weight, region and department tags.
 
 use serde_json::json;
+use validator::Validate;
 
 use super::access::{enterprise_in_scope, require_channel_admin};
 use super::{Actor, FieldErrors, ServiceError};
@@ -34,6 +35,39 @@ pub struct MemberInput {
     pub departments: String,
 }
 
+/// One member's settings as the page allows them; each message follows
+/// the member's phone number.
+#[derive(Validate)]
+struct MemberSettings {
+    #[validate(
+        required(message = "priority is a whole number from 1 to 100."),
+        range(min = 1, max = 100, message = "priority is a whole number from 1 to 100.")
+    )]
+    priority: Option<i32>,
+    #[validate(
+        required(message = "weight is a whole number from 1 to 1,000."),
+        range(min = 1, max = 1000, message = "weight is a whole number from 1 to 1,000.")
+    )]
+    weight: Option<i32>,
+    #[validate(required(message = "regions are country calling codes such as 44, 1, 91, separated by commas."))]
+    regions: Option<String>,
+    #[validate(required(message = "departments are names of letters, digits, spaces or dashes, separated by commas."))]
+    departments: Option<String>,
+}
+
+const MEMBER_FIELDS: &[&str] = &["priority", "weight", "regions", "departments"];
+
+impl MemberSettings {
+    fn parse(input: &MemberInput) -> Self {
+        Self {
+            priority: input.priority.trim().parse().ok(),
+            weight: input.weight.trim().parse().ok(),
+            regions: clean_regions(&input.regions),
+            departments: clean_departments(&input.departments),
+        }
+    }
+}
+
 fn clean_regions(raw: &str) -> Option<String> {
     let codes: Vec<&str> = raw.split([',', ' ']).map(str::trim).filter(|c| !c.is_empty()).map(|c| c.trim_start_matches('+')).collect();
     codes.iter().all(|c| (1..=4).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit()) && !c.starts_with('0')).then(|| codes.join(","))
@@ -64,30 +98,18 @@ pub fn update(
         let mut parsed = Vec::new();
         for member in &settings.members {
             let Some(input) = inputs.iter().find(|i| i.number_id == member.number_id) else { continue };
-            let priority = input.priority.trim().parse::<i32>().ok().filter(|p| (1..=100).contains(p));
-            let weight = input.weight.trim().parse::<i32>().ok().filter(|w| (1..=1000).contains(w));
-            let regions = clean_regions(&input.regions);
-            let departments = clean_departments(&input.departments);
-            if priority.is_none() {
-                errors.add("priority", format!("{}: priority is a whole number from 1 to 100.", member.display_phone_number));
-            }
-            if weight.is_none() {
-                errors.add("weight", format!("{}: weight is a whole number from 1 to 1,000.", member.display_phone_number));
-            }
-            if regions.is_none() {
-                errors.add(
-                    "regions",
-                    format!("{}: regions are country calling codes such as 44, 1, 91, separated by commas.", member.display_phone_number),
-                );
-            }
-            if departments.is_none() {
-                errors.add(
-                    "departments",
-                    format!("{}: departments are names of letters, digits, spaces or dashes, separated by commas.", member.display_phone_number),
-                );
-            }
-            if let (Some(p), Some(w), Some(r), Some(d)) = (priority, weight, regions, departments) {
-                parsed.push((member.number_id, p, w, r, d));
+            let typed = MemberSettings::parse(input);
+            match typed.validate() {
+                Ok(()) => {
+                    if let MemberSettings { priority: Some(p), weight: Some(w), regions: Some(r), departments: Some(d) } = typed {
+                        parsed.push((member.number_id, p, w, r, d));
+                    }
+                }
+                Err(found) => {
+                    for (field, message) in FieldErrors::from_validation(MEMBER_FIELDS, &found).all() {
+                        errors.add(field, format!("{}: {message}", member.display_phone_number));
+                    }
+                }
             }
         }
         errors.into_result()?;

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::form::FormPost;
+use super::form::{FormPost, trimmed};
 use super::layout::{Chrome, Nav};
 use super::session::{CurrentUser, FlashKind, set_flash};
 use super::{AppState, htmx, render};
@@ -13,6 +13,19 @@ use crate::services::api_keys::{self as service, KeysPage};
 use crate::services::{FieldErrors, ServiceError};
 
 const KEYS: &str = "/channels/whatsapp/api-keys";
+
+/// The Create a key form.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct KeyForm {
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(
+        length(min = 1, max = 64, message = "Give the key a label of 1 to 64 characters, e.g. the application that uses it."),
+        non_control_character(message = "Give the key a label of 1 to 64 characters, e.g. the application that uses it.")
+    )]
+    label: String,
+    /// Aggregators only: the enterprise the key sends for.
+    enterprise_id: Option<String>,
+}
 
 #[derive(Template)]
 #[template(path = "api_keys/index.html")]
@@ -45,10 +58,12 @@ pub async fn index(state: web::Data<AppState>, user: CurrentUser) -> Result<Http
 
 #[post("/channels/whatsapp/api-keys")]
 pub async fn create(state: web::Data<AppState>, user: CurrentUser, form: FormPost) -> Result<HttpResponse, AppError> {
-    let label = form.get("label").unwrap_or_default().to_owned();
-    let enterprise = form.get("enterprise_id").map(str::to_owned);
+    let KeyForm { label, enterprise_id } = match form.decode::<KeyForm>()? {
+        decoded if decoded.errors.is_empty() => decoded.input,
+        invalid => return keys_page(&state, &user, invalid.errors, invalid.input.label, None, StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
     let (actor, typed) = (user.actor.clone(), label.clone());
-    match state.write(move |conn| Ok(service::create(conn, &actor, enterprise.as_deref(), &typed))).await? {
+    match state.write(move |conn| Ok(service::create(conn, &actor, enterprise_id.as_deref(), &typed))).await? {
         // Shown in the answer to this request only; never stored in clear, never in a redirect.
         Ok(key) => keys_page(&state, &user, FieldErrors::default(), String::new(), Some(key), StatusCode::CREATED).await,
         Err(ServiceError::Invalid(errors)) => keys_page(&state, &user, errors, label, None, StatusCode::UNPROCESSABLE_ENTITY).await,

@@ -1,10 +1,12 @@
 //! A pool's routing settings page.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::form::FormPost;
+use super::form::{FormPost, one_or_many};
 use super::layout::{Chrome, Nav};
 use super::session::{CurrentUser, FlashKind, set_flash};
 use super::{AppState, htmx, render};
@@ -28,6 +30,44 @@ impl RoutingPage {
             ("weighted", "Weighted: in proportion to each member's weight"),
             ("least_recently_used", "Least recently used"),
         ]
+    }
+}
+
+/// The routing settings form. The strategy and each member's settings are
+/// checked by the use case, which knows the members' phone numbers for its
+/// messages.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct RoutingForm {
+    #[serde(default)]
+    strategy: String,
+    /// A checkbox, sent only when ticked.
+    strict: Option<String>,
+    /// The number ids of the members on the page.
+    #[serde(default, deserialize_with = "one_or_many")]
+    member: Vec<String>,
+    /// Each member's `priority_{id}`, `weight_{id}`, `regions_{id}` and `departments_{id}`.
+    #[serde(flatten)]
+    per_member: HashMap<String, String>,
+}
+
+impl RoutingForm {
+    fn is_strict(&self) -> bool {
+        self.strict.as_deref().is_some_and(|v| v == "on" || v == "true")
+    }
+
+    fn members(&self) -> Vec<MemberInput> {
+        let field = |name: &str, n: i64| self.per_member.get(&format!("{name}_{n}")).cloned().unwrap_or_default();
+        self.member
+            .iter()
+            .filter_map(|raw| raw.parse::<i64>().ok())
+            .map(|n| MemberInput {
+                number_id: n,
+                priority: field("priority", n),
+                weight: field("weight", n),
+                regions: field("regions", n),
+                departments: field("departments", n),
+            })
+            .collect()
     }
 }
 
@@ -55,20 +95,8 @@ pub async fn update(
     form: FormPost,
 ) -> Result<HttpResponse, AppError> {
     let id = pool_id(&path)?;
-    let strategy = form.get("strategy").unwrap_or_default().to_owned();
-    let strict = form.get("strict").is_some_and(|v| v == "on" || v == "true");
-    let inputs: Vec<MemberInput> = form
-        .all("member")
-        .iter()
-        .filter_map(|raw| raw.parse::<i64>().ok())
-        .map(|n| MemberInput {
-            number_id: n,
-            priority: form.get(&format!("priority_{n}")).unwrap_or_default().to_owned(),
-            weight: form.get(&format!("weight_{n}")).unwrap_or_default().to_owned(),
-            regions: form.get(&format!("regions_{n}")).unwrap_or_default().to_owned(),
-            departments: form.get(&format!("departments_{n}")).unwrap_or_default().to_owned(),
-        })
-        .collect();
+    let form = form.decode::<RoutingForm>()?.input;
+    let (strict, inputs, strategy) = (form.is_strict(), form.members(), form.strategy);
     let actor = user.actor.clone();
     match state.write(move |conn| Ok(service::update(conn, &actor, id, &strategy, strict, &inputs))).await? {
         Ok(()) => {

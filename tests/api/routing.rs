@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use wabapool::db::schema::{messages, pool_members, pools};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, texts};
 
 impl TestApp {
     /// Creates an API key as Acme's super admin and returns it.
@@ -614,4 +614,43 @@ async fn simultaneous_sends_to_many_recipients_use_every_member_and_leave_a_vali
     assert!((1..=2).contains(&pointer));
     let logged: i64 = app.with_db(|c| messages::table.filter(messages::status.eq("sent")).count().get_result(c).unwrap()).await;
     assert_eq!(logged, 16);
+}
+
+#[tokio::test]
+async fn settings_out_of_range_are_named_by_number_and_nothing_is_saved() {
+    let app = spawn_app().await;
+    let pool = app.pool_id("Acme Support").await;
+    let (first, second) = (app.number_id("+1 555-010-0101").await.to_string(), app.number_id("+1 555-010-0102").await.to_string());
+    let admin = app.new_client_logged_in("admin@acme.example").await;
+    let (p1, w1, r1, d1) = (format!("priority_{first}"), format!("weight_{first}"), format!("regions_{first}"), format!("departments_{first}"));
+    let (p2, w2, r2, d2) = (format!("priority_{second}"), format!("weight_{second}"), format!("regions_{second}"), format!("departments_{second}"));
+    let pairs = [
+        ("strategy", "priority"),
+        ("member", first.as_str()),
+        (p1.as_str(), "0"),
+        (w1.as_str(), "abc"),
+        (r1.as_str(), "UK"),
+        (d1.as_str(), "<b>"),
+        ("member", second.as_str()),
+        (p2.as_str(), "50"),
+        (w2.as_str(), "1001"),
+        (r2.as_str(), "44"),
+        (d2.as_str(), "sales"),
+    ];
+
+    let response = admin.post_form(&format!("/channels/whatsapp/pools/{pool}/routing"), &pairs).await;
+
+    assert_eq!(response.status().as_u16(), 422);
+    let page = response.text().await.unwrap();
+    assert_eq!(
+        texts(&page, ".error-summary li"),
+        vec![
+            "+1 555-010-0101: priority is a whole number from 1 to 100.",
+            "+1 555-010-0101: weight is a whole number from 1 to 1,000.",
+            "+1 555-010-0101: regions are country calling codes such as 44, 1, 91, separated by commas.",
+            "+1 555-010-0101: departments are names of letters, digits, spaces or dashes, separated by commas.",
+            "+1 555-010-0102: weight is a whole number from 1 to 1,000.",
+        ]
+    );
+    assert!(app.audit_entries("pool.routing_update").await.is_empty(), "nothing saved");
 }
