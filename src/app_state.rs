@@ -5,11 +5,12 @@
 use actix_web::web;
 use secrecy::SecretString;
 
-use crate::db::{DbConnection, DbPool};
+use crate::db::{DbConnection, DbError, DbPool};
 use crate::error::AppError;
 use crate::meta::GraphClient;
 use crate::security::password::PasswordHasher;
 use crate::security::secrets::SecretKeys;
+use crate::services::ServiceError;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -50,13 +51,25 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
     {
+        self.on_blocking_pool(work).await
+    }
+
+    /// [`Self::run`] for work with any error the database layer's own
+    /// failures turn into.
+    async fn on_blocking_pool<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
         let db = self.db.clone();
         web::block(move || {
             crate::worker_placement::free_this_thread();
-            let mut conn = db.get()?;
+            let mut conn = db.get().map_err(|cause| DbError::Unavailable(cause.into()))?;
             work(&mut conn)
         })
-        .await?
+        .await
+        .map_err(|error| DbError::Internal(anyhow::anyhow!("blocking task failed: {error}")))?
     }
 
     /// Runs database work that writes, in one transaction, where writes are
@@ -88,6 +101,29 @@ impl AppState {
         match self.db.try_get() {
             Some(mut conn) => work(&mut conn),
             None => Ok(None),
+        }
+    }
+}
+
+/// The use cases that talk to Meta between two pieces of database work
+/// run that work the way the handlers do.
+impl crate::services::DatabaseRunner for AppState {
+    async fn run<T, F>(&self, work: F) -> Result<T, ServiceError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ServiceError> + Send + 'static,
+    {
+        self.on_blocking_pool(work).await
+    }
+
+    async fn write<T, F>(&self, work: F) -> Result<T, ServiceError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ServiceError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write(work).await,
+            None => self.on_blocking_pool(work).await,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::db::DbPool;
 use crate::meta::GraphClient;
 use crate::security::secrets::SecretKeys;
+use crate::services::DatabaseRunner as _;
 use crate::services::numbers as service;
 
 pub struct SyncLoop {
@@ -29,12 +30,8 @@ impl SyncLoop {
             if let Err(error) = self.sync_all().await {
                 tracing::warn!(error = %error, "background sync failed");
             }
-            let db = self.db.clone();
-            let pruned =
-                tokio::task::spawn_blocking(move || crate::services::webhooks::prune_deliveries(&mut *db.get()?).map_err(anyhow::Error::from)).await;
-            match pruned {
-                Ok(Ok(count)) => tracing::debug!(count, "remembered webhook deliveries pruned"),
-                Ok(Err(error)) => tracing::warn!(error = %error, "pruning remembered webhook deliveries failed"),
+            match self.db.run(crate::services::webhooks::prune_deliveries).await {
+                Ok(count) => tracing::debug!(count, "remembered webhook deliveries pruned"),
                 Err(error) => tracing::warn!(error = %error, "pruning remembered webhook deliveries failed"),
             }
         }
@@ -42,34 +39,6 @@ impl SyncLoop {
 
     /// One pass over every linked WABA.
     pub async fn sync_all(&self) -> anyhow::Result<usize> {
-        let (db, keys) = (self.db.clone(), self.keys.clone());
-        let targets =
-            tokio::task::spawn_blocking(move || service::background_sync_targets(&mut *db.get()?, &keys).map_err(anyhow::Error::from)).await??;
-        let mut synced = 0;
-        for target in targets {
-            match self.graph.waba_with_numbers(&target.waba.meta_waba_id, &target.token).await {
-                Ok(meta) => {
-                    let db = self.db.clone();
-                    let stored =
-                        tokio::task::spawn_blocking(move || service::store_sync(&mut *db.get()?, None, &target, &meta).map_err(anyhow::Error::from))
-                            .await?;
-                    match stored {
-                        Ok(_) => synced += 1,
-                        Err(error) => tracing::warn!(error = %error, "storing a background sync failed"),
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(waba = %target.waba.meta_waba_id, error = %error, "background sync: Meta refused");
-                    if error.is_token_invalid() {
-                        let db = self.db.clone();
-                        tokio::task::spawn_blocking(move || {
-                            service::mark_reconnect_needed(&mut *db.get()?, None, &target.waba, target.enterprise.id).map_err(anyhow::Error::from)
-                        })
-                        .await??;
-                    }
-                }
-            }
-        }
-        Ok(synced)
+        Ok(service::sync_every_waba(&self.db, &self.graph, &self.keys).await?)
     }
 }

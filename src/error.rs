@@ -125,6 +125,7 @@ impl From<ServiceError> for AppError {
             ServiceError::Stale => Self::Conflict("This was changed by someone else meanwhile. Reload the page to see the current state.".into()),
             ServiceError::TokenUnreadable { key_id, cause } => Self::TokenUnreadable { key_id, cause },
             ServiceError::Database(e) => database_error(e),
+            ServiceError::Db(e) => e.into(),
             ServiceError::Internal(e) => Self::Internal(e),
         }
     }

@@ -107,6 +107,12 @@ impl Application {
     }
 }
 
+/// The portal's API reference page, read from the API's document.
+fn api_reference() -> crate::web::api_reference::ApiReference {
+    let document = serde_json::to_value(&*crate::api::openapi::DOCUMENT).unwrap_or_default();
+    crate::web::api_reference::ApiReference::from_document(&document)
+}
+
 fn session_middleware(settings: &Settings) -> SessionMiddleware<CookieSessionStore> {
     SessionMiddleware::builder(CookieSessionStore::default(), Key::from(settings.session_key_bytes()))
         // Over HTTPS the __Host- prefix pins the cookie to this host and path /, Secure.
@@ -128,6 +134,7 @@ const DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1
 fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::Result<Server> {
     let metrics = web::Data::from(state.metrics.clone());
     let state = web::Data::new(state);
+    let reference = web::Data::new(api_reference());
     let cores = if settings.pin_workers { WorkerCores::allowed().map(Arc::new) } else { None };
     let workers = cores.as_ref().map(|cores| cores.workers());
     let limits = RequestLimits { body_timeout: settings.body_timeout };
@@ -144,6 +151,7 @@ fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::
         App::new()
             .app_data(state.clone())
             .app_data(metrics.clone())
+            .app_data(reference.clone())
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|_, _| AppError::BadRequest("The address has a query parameter wabapool does not understand.".into()).into()),
@@ -203,6 +211,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(portal::users::change_password)
         .configure(crate::api::configure)
         .service(portal::api_keys::index)
+        .service(portal::api_reference::page)
         .service(portal::api_keys::create)
         .service(portal::api_keys::revoke)
         .service(portal::webhooks::verify)

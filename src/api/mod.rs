@@ -2,22 +2,34 @@
 //! route. Every answer is JSON; errors are `{"error": {"code", "message"}}`
 //! with a stable snake_case code.
 
+pub mod bodies;
 pub mod messages;
 pub mod openapi;
+pub mod problem;
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
-use serde_json::json;
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::AppError;
+use problem::Problem;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(messages::send).service(messages::route).service(openapi::serve);
+    cfg.service(messages::send)
+        .service(messages::route)
+        .service(openapi::serve)
+        // Last: what no route above took.
+        .service(web::resource(["/api", "/api/{rest:.*}"]).to(elsewhere));
 }
 
-/// An API error answer.
-pub fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(json!({ "error": { "code": code, "message": message } }))
+/// Any other request under `/api/`: a JSON 405 with the methods the path
+/// takes when it is an API route, else a JSON 404.
+async fn elsewhere(req: HttpRequest) -> HttpResponse {
+    let allowed = openapi::methods_of(req.path());
+    if allowed.is_empty() {
+        return Problem::NotFound.answer();
+    }
+    let mut response = Problem::MethodNotAllowed.response();
+    response.insert_header((actix_web::http::header::ALLOW, allowed.join(", ")));
+    response.json(bodies::ErrorAnswer { error: Problem::MethodNotAllowed.detail(None) })
 }
 
 /// The answer to a failure of ours: its class as the code, and one log line
@@ -26,24 +38,21 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
 /// `message` replaces the class's own sentence where the caller knows more
 /// (e.g. that a send went out but its outcome was not stored).
 pub fn failure(error: &AppError, message: Option<&str>) -> HttpResponse {
-    let (status, code, sentence) = failure_class(error);
+    let problem = failure_class(error);
+    let code = problem.code();
     match error {
         AppError::TokenUnreadable { key_id, .. } => tracing::error!(code, key_id = %key_id, cause = %cause_chain(error), "API request failed"),
         _ => tracing::error!(code, cause = %cause_chain(error), "API request failed"),
     }
-    let mut response = HttpResponse::build(status);
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.insert_header(("Retry-After", "5"));
-    }
-    response.json(json!({ "error": { "code": code, "message": message.unwrap_or(sentence) } }))
+    problem.answer_saying(message.unwrap_or(problem.message()))
 }
 
-/// The status, code and sentence of a failure's class.
-pub fn failure_class(error: &AppError) -> (StatusCode, &'static str, &'static str) {
+/// The problem a failure of ours is answered as.
+pub fn failure_class(error: &AppError) -> Problem {
     match error {
-        AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "The database is not answering; try again."),
-        AppError::TokenUnreadable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "token_unreadable", crate::error::TOKEN_UNREADABLE),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "An unexpected error happened; it was logged with this request's X-Request-Id."),
+        AppError::Unavailable(_) => Problem::DatabaseUnavailable,
+        AppError::TokenUnreadable { .. } => Problem::TokenUnreadable,
+        _ => Problem::Internal,
     }
 }
 

@@ -301,14 +301,16 @@ mod tests {
     proptest! {
         #[test]
         fn any_quality_text_round_trips(text in any::<String>()) {
-            prop_assert_eq!(QualityRating::parse(&text).as_str(), text.as_str());
-            prop_assert_eq!(QualityRating::from(text.clone()).as_str(), text.as_str());
+            let (parsed, converted) = (QualityRating::parse(&text), QualityRating::from(text.clone()));
+            prop_assert_eq!(parsed.as_str(), text.as_str());
+            prop_assert_eq!(converted.as_str(), text.as_str());
         }
 
         #[test]
         fn any_throughput_text_round_trips(text in any::<String>()) {
-            prop_assert_eq!(ThroughputLevel::parse(&text).as_str(), text.as_str());
-            prop_assert_eq!(ThroughputLevel::from(text.clone()).as_str(), text.as_str());
+            let (parsed, converted) = (ThroughputLevel::parse(&text), ThroughputLevel::from(text.clone()));
+            prop_assert_eq!(parsed.as_str(), text.as_str());
+            prop_assert_eq!(converted.as_str(), text.as_str());
         }
 
         #[test]

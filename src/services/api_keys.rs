@@ -102,8 +102,16 @@ pub fn revoke(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<ApiKeyR
     })
 }
 
-/// The enterprise an API key acts for, if the key is known and not revoked.
-pub fn authenticate(conn: &mut DbConnection, presented: &str) -> Result<Option<ApiKeyRow>, ServiceError> {
+/// The application behind an API request: the key it presented and the
+/// enterprise that key acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiCaller {
+    pub key_id: i64,
+    pub enterprise_id: i64,
+}
+
+/// Who presents this key, if the key is known and not revoked.
+pub fn authenticate(conn: &mut DbConnection, presented: &str) -> Result<Option<ApiCaller>, ServiceError> {
     let presented = presented.trim();
     if !presented.starts_with("wbp_") || presented.len() > 128 {
         return Ok(None);
@@ -113,7 +121,7 @@ pub fn authenticate(conn: &mut DbConnection, presented: &str) -> Result<Option<A
     if key.last_used_at.is_none_or(|t| t < crate::store::now() - chrono::Duration::minutes(1)) {
         api_keys::touch(conn, key.id)?;
     }
-    Ok(Some(key))
+    Ok(Some(ApiCaller { key_id: key.id, enterprise_id: key.enterprise_id }))
 }
 
 #[cfg(test)]

@@ -10,12 +10,55 @@ pub mod numbers;
 pub mod pools;
 pub mod routing;
 pub mod routing_settings;
+pub mod sending;
 pub mod tenants;
 pub mod token_keys;
 pub mod users;
 pub mod webhooks;
 
+use crate::db::{DbConnection, DbPool};
 use crate::domain::{Role, Scope, UserId};
+
+/// Where a use case that also talks to Meta runs its blocking database
+/// work, away from the async workers: the handlers' shared state, or the
+/// pool itself for the background sync. The Graph calls happen between
+/// two pieces of such work, outside any transaction.
+pub trait DatabaseRunner: Sync {
+    /// Runs `work` (one service call, one transaction) on a blocking thread.
+    fn run<T, F>(&self, work: F) -> impl Future<Output = Result<T, ServiceError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ServiceError> + Send + 'static;
+
+    /// Runs `work` that writes where writes are cheapest; by default like [`Self::run`].
+    fn write<T, F>(&self, work: F) -> impl Future<Output = Result<T, ServiceError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ServiceError> + Send + 'static,
+    {
+        self.run(work)
+    }
+}
+
+/// The pool alone, as the background sync uses it: each piece of work on
+/// tokio's blocking pool.
+impl DatabaseRunner for DbPool {
+    fn run<T, F>(&self, work: F) -> impl Future<Output = Result<T, ServiceError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ServiceError> + Send + 'static,
+    {
+        let db = self.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut conn = db.get().map_err(|cause| crate::db::DbError::Unavailable(cause.into()))?;
+                work(&mut conn)
+            })
+            .await
+            .map_err(|cause| ServiceError::Internal(cause.into()))?
+        }
+    }
+}
 
 /// The signed-in user on whose behalf a service acts.
 #[derive(Debug, Clone)]
@@ -99,6 +142,9 @@ pub enum ServiceError {
     TokenUnreadable { key_id: String, cause: crate::security::secrets::SecretError },
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+    /// The database could not take the work (see [`crate::db::DbError`]).
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

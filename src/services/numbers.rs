@@ -9,9 +9,11 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::access::{chosen_enterprise, enterprise_in_scope, enterprises_in_scope, require_channel_admin};
-use super::{Actor, FieldErrors, ServiceError};
+use super::{Actor, DatabaseRunner, FieldErrors, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{E164, EnterpriseId, NumberStatus, QualityRating, ThroughputLevel, WabaStatus};
+use crate::meta::GraphClient;
+use crate::meta::error::GraphError;
 pub use crate::meta::types::MetaWaba;
 use crate::meta::types::PhoneNumberInfo;
 use crate::security::secrets::{Sealed, SecretKeys};
@@ -135,8 +137,59 @@ impl LinkRequest {
     }
 }
 
+/// What linking (or reconnecting) a WABA came to.
+#[derive(Debug)]
+pub enum LinkOutcome {
+    /// Meta confirmed the WABA; it is stored with its sealed token and every number.
+    Linked { waba_name: String, enterprise_name: String, numbers: usize },
+    /// The form breaks a rule; messages for its fields. Meta was not asked.
+    Invalid(FieldErrors),
+    /// Meta failed or refused (logged); nothing was stored.
+    MetaFailed(GraphError),
+    /// Meta's answer breaks a rule; nothing was stored.
+    NotStored(FieldErrors),
+}
+
+/// Links a WABA to the enterprise the form names, or gives it a new token:
+/// checks the actor may and the form, asks Meta for the WABA and its
+/// numbers, seals the token and stores it all in one transaction.
+pub async fn link_waba<D: DatabaseRunner>(
+    db: &D,
+    graph: &GraphClient,
+    keys: &SecretKeys,
+    actor: &Actor,
+    enterprise_id: Option<String>,
+    waba_id: &str,
+    access_token: &str,
+) -> Result<LinkOutcome, ServiceError> {
+    let who = actor.clone();
+    let enterprise = match db.run(move |conn| Ok(link_target(conn, &who, enterprise_id.as_deref()))).await? {
+        Ok(enterprise) => enterprise,
+        Err(ServiceError::Invalid(errors)) => return Ok(LinkOutcome::Invalid(errors)),
+        Err(other) => return Err(other),
+    };
+    let request = match LinkRequest::parse(waba_id, access_token) {
+        Ok(request) => request,
+        Err(errors) => return Ok(LinkOutcome::Invalid(errors)),
+    };
+    let meta = match graph.waba_with_numbers(&request.waba_id, &request.access_token).await {
+        Ok(meta) => meta,
+        Err(error) => {
+            tracing::info!(waba = %request.waba_id, error = %error, "linking a WABA failed at Meta");
+            return Ok(LinkOutcome::MetaFailed(error));
+        }
+    };
+    let sealed = keys.seal(&request.access_token);
+    let (who, numbers, enterprise_name) = (actor.clone(), meta.numbers.len(), enterprise.name.clone());
+    match db.run(move |conn| Ok(store_link(conn, &who, &enterprise, &meta, &sealed))).await? {
+        Ok(waba) => Ok(LinkOutcome::Linked { waba_name: waba.name, enterprise_name, numbers }),
+        Err(ServiceError::Invalid(errors)) => Ok(LinkOutcome::NotStored(errors)),
+        Err(other) => Err(other),
+    }
+}
+
 /// Checks the actor may link a WABA for the enterprise the form names.
-pub fn link_target(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option<&str>) -> Result<EnterpriseRow, ServiceError> {
+fn link_target(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option<&str>) -> Result<EnterpriseRow, ServiceError> {
     require_channel_admin(actor)?;
     chosen_enterprise(conn, actor, enterprise_id)?.ok_or_else(|| ServiceError::invalid("enterprise_id", "Choose the enterprise the WABA belongs to."))
 }
@@ -267,21 +320,107 @@ fn apply_numbers(
 // ------------------------------------------------------------------ sync
 
 /// What a sync needs: the WABA, the enterprise whose token is used, the token.
-pub struct SyncTarget {
-    pub waba: WabaRow,
-    pub enterprise: EnterpriseRow,
-    pub token: SecretString,
+struct SyncTarget {
+    waba: WabaRow,
+    enterprise: EnterpriseRow,
+    token: SecretString,
 }
 
-/// Checks the actor may sync the WABA (404 when not linked to one of
-/// their enterprises) and that it was not synced in the last minute.
-pub fn sync_target(
+/// What syncing one WABA with Meta came to.
+#[derive(Debug)]
+pub enum SyncOutcome {
+    /// Meta's answer is stored: `from_meta` numbers listed, `changed` of them new or changed.
+    Synced { waba_name: String, from_meta: usize, changed: usize },
+    /// Not started: the WABA was synced `seconds_ago`, under
+    /// [`MIN_SECONDS_BETWEEN_SYNCS`] ago, and Meta's call budget is kept.
+    TooSoon { waba_name: String, seconds_ago: i64 },
+    /// Not started: no access token is stored for the WABA.
+    NoToken,
+    /// Not started: the stored token cannot be opened with this server's keys (logged).
+    TokenUnreadable,
+    /// Meta's answer breaks a rule, or storing it failed; nothing was stored.
+    NotStored { waba_name: String, problem: ServiceError },
+    /// Meta failed or refused; nothing was stored. A refused token (code
+    /// 190) has marked the WABA reconnect-needed.
+    MetaFailed { waba_name: String, error: GraphError },
+}
+
+/// Syncs one WABA for a person in the portal: checks they may, that the
+/// last sync is a minute old and the token opens, then asks Meta and stores
+/// its answer. `enterprise_id` is the enterprise the form names, if any.
+pub async fn sync_waba<D: DatabaseRunner>(
+    db: &D,
+    graph: &GraphClient,
+    keys: &SecretKeys,
+    actor: &Actor,
+    waba_id: i64,
+    enterprise_id: Option<String>,
+) -> Result<SyncOutcome, ServiceError> {
+    let (who, keys) = (actor.clone(), keys.clone());
+    let target = db.run(move |conn| sync_target(conn, &who, &keys, waba_id, enterprise_id.as_deref())).await?;
+    match target {
+        Ok(target) => sync_with_meta(db, graph, Some(actor.clone()), target).await,
+        Err(not_started) => Ok(not_started),
+    }
+}
+
+/// Syncs every linked WABA with a token, as the system; answers how many
+/// were stored. A WABA that fails is logged and the others carry on.
+pub async fn sync_every_waba<D: DatabaseRunner>(db: &D, graph: &GraphClient, keys: &SecretKeys) -> Result<usize, ServiceError> {
+    let keys = keys.clone();
+    let targets = db.run(move |conn| background_sync_targets(conn, &keys)).await?;
+    let mut synced = 0;
+    for target in targets {
+        let meta_waba_id = target.waba.meta_waba_id.clone();
+        match sync_with_meta(db, graph, None, target).await? {
+            SyncOutcome::Synced { .. } => synced += 1,
+            SyncOutcome::NotStored { problem, .. } => tracing::warn!(error = %problem, "storing a background sync failed"),
+            SyncOutcome::MetaFailed { error, .. } => tracing::warn!(waba = %meta_waba_id, error = %error, "background sync: Meta refused"),
+            // Never for the background's targets: they are checked before.
+            SyncOutcome::TooSoon { .. } | SyncOutcome::NoToken | SyncOutcome::TokenUnreadable => {}
+        }
+    }
+    Ok(synced)
+}
+
+/// The sync itself: asks Meta for the WABA and its numbers, then stores the
+/// answer, or marks the WABA reconnect-needed when Meta refused the token.
+async fn sync_with_meta<D: DatabaseRunner>(
+    db: &D,
+    graph: &GraphClient,
+    actor: Option<Actor>,
+    target: SyncTarget,
+) -> Result<SyncOutcome, ServiceError> {
+    let waba_name = target.waba.name.clone();
+    match graph.waba_with_numbers(&target.waba.meta_waba_id, &target.token).await {
+        Ok(meta) => {
+            let from_meta = meta.numbers.len();
+            let stored = db.run(move |conn| Ok(store_sync(conn, actor.as_ref(), &target, &meta))).await?;
+            Ok(match stored {
+                Ok(changed) => SyncOutcome::Synced { waba_name, from_meta, changed },
+                Err(problem) => SyncOutcome::NotStored { waba_name, problem },
+            })
+        }
+        Err(error) => {
+            if error.is_token_invalid() {
+                let (waba, enterprise_id) = (target.waba, target.enterprise.id);
+                db.run(move |conn| mark_reconnect_needed(conn, actor.as_ref(), &waba, enterprise_id)).await?;
+            }
+            Ok(SyncOutcome::MetaFailed { waba_name, error })
+        }
+    }
+}
+
+/// Checks the actor may sync the WABA (404 when not linked to one of their
+/// enterprises), that it was not synced in the last minute and that its
+/// token opens; a sync that must not start is the outcome it ends with.
+fn sync_target(
     conn: &mut DbConnection,
     actor: &Actor,
     keys: &SecretKeys,
     waba_id: i64,
     enterprise_id: Option<&str>,
-) -> Result<SyncTarget, ServiceError> {
+) -> Result<Result<SyncTarget, SyncOutcome>, ServiceError> {
     require_channel_admin(actor)?;
     let waba = wabas::find(conn, waba_id)?.ok_or(ServiceError::NotFound)?;
     // The enterprise the form names, else the first of the actor's enterprises linked to the WABA.
@@ -296,26 +435,34 @@ pub fn sync_target(
     if let Some(last) = waba.last_synced_at {
         let elapsed = (crate::store::now() - last).num_seconds();
         if elapsed < MIN_SECONDS_BETWEEN_SYNCS && !waba.status.needs_reconnect() {
-            return Err(ServiceError::invalid(
-                "sync",
-                format!("{} was synced {elapsed} seconds ago; wait a minute between syncs to stay inside Meta's call budget.", waba.name),
-            ));
+            return Ok(Err(SyncOutcome::TooSoon { waba_name: waba.name, seconds_ago: elapsed }));
         }
     }
-    let token = open_token(keys, &link)?;
-    Ok(SyncTarget { waba, enterprise, token })
+    match open_token(keys, &link) {
+        Ok(Some(token)) => Ok(Ok(SyncTarget { waba, enterprise, token })),
+        Ok(None) => Ok(Err(SyncOutcome::NoToken)),
+        Err(unreadable @ ServiceError::TokenUnreadable { .. }) => {
+            if let ServiceError::TokenUnreadable { key_id, .. } = &unreadable {
+                tracing::error!(key_id = %key_id, "sync refused: {unreadable}");
+            }
+            Ok(Err(SyncOutcome::TokenUnreadable))
+        }
+        Err(other) => Err(other),
+    }
 }
 
-fn open_token(keys: &SecretKeys, link: &wabas::LinkRow) -> Result<SecretString, ServiceError> {
+/// The link's access token, opened; None when no token is stored.
+fn open_token(keys: &SecretKeys, link: &wabas::LinkRow) -> Result<Option<SecretString>, ServiceError> {
     let (Some(ciphertext), Some(key_id)) = (&link.access_token_ciphertext, &link.access_token_key_id) else {
-        return Err(ServiceError::invalid("access_token", "This WABA has no access token yet; reconnect it with a token."));
+        return Ok(None);
     };
     keys.open(&Sealed { ciphertext: ciphertext.clone(), key_id: key_id.clone() })
+        .map(Some)
         .map_err(|cause| ServiceError::TokenUnreadable { key_id: key_id.clone(), cause })
 }
 
 /// Stores a sync's answer in one transaction; `actor` is None for the background sync.
-pub fn store_sync(conn: &mut DbConnection, actor: Option<&Actor>, target: &SyncTarget, meta: &MetaWaba) -> Result<usize, ServiceError> {
+fn store_sync(conn: &mut DbConnection, actor: Option<&Actor>, target: &SyncTarget, meta: &MetaWaba) -> Result<usize, ServiceError> {
     write_transaction(conn, |conn| {
         let changed = apply_numbers(conn, actor, target.enterprise.id, target.waba.id, &meta.numbers)?;
         let name = clip(meta.info.name.as_deref().unwrap_or(&target.waba.name), 200);
@@ -327,7 +474,7 @@ pub fn store_sync(conn: &mut DbConnection, actor: Option<&Actor>, target: &SyncT
 }
 
 /// Meta refused the token (code 190): the WABA needs reconnecting.
-pub fn mark_reconnect_needed(conn: &mut DbConnection, actor: Option<&Actor>, waba: &WabaRow, enterprise_id: i64) -> Result<(), ServiceError> {
+fn mark_reconnect_needed(conn: &mut DbConnection, actor: Option<&Actor>, waba: &WabaRow, enterprise_id: i64) -> Result<(), ServiceError> {
     if waba.status.needs_reconnect() {
         return Ok(());
     }
@@ -353,10 +500,19 @@ pub fn mark_reconnect_needed(conn: &mut DbConnection, actor: Option<&Actor>, wab
 
 // ------------------------------------------------------- portal status
 
+/// What switching a number on or off came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberSwitch {
+    /// The number has the status asked for (it may have had it already).
+    Switched { display: String },
+    /// Not activated: Meta does not report the number connected and verified.
+    NotReadyAtMeta { display: String, meta_status: Option<String>, code_verification_status: Option<String> },
+}
+
 /// Activates or deactivates a number (R10). Only numbers Meta reports
 /// ready can be activated. Deactivating keeps pool membership; the pool
 /// listing shows the number out of rotation.
-pub fn set_number_status(conn: &mut DbConnection, actor: &Actor, number_id: i64, activate: bool) -> Result<NumberRow, ServiceError> {
+pub fn set_number_status(conn: &mut DbConnection, actor: &Actor, number_id: i64, activate: bool) -> Result<NumberSwitch, ServiceError> {
     require_channel_admin(actor)?;
     write_transaction(conn, |conn| {
         let number = numbers::find(conn, number_id)?.ok_or(ServiceError::NotFound)?;
@@ -364,18 +520,14 @@ pub fn set_number_status(conn: &mut DbConnection, actor: &Actor, number_id: i64,
         enterprise_in_scope(conn, actor, EnterpriseId(owner))?;
         let target = if activate { NumberStatus::Activated } else { NumberStatus::Deactivated };
         if number.status == target {
-            return Ok(number);
+            return Ok(NumberSwitch::Switched { display: number.display_phone_number });
         }
         if activate && !number.is_ready_at_meta() {
-            return Err(ServiceError::invalid(
-                "status",
-                format!(
-                    "{} cannot be activated: Meta reports it {} and its code {}. It must be connected and verified at Meta first.",
-                    number.display_phone_number,
-                    number.meta_status.as_deref().unwrap_or("without a status"),
-                    number.code_verification_status.as_deref().unwrap_or("unverified")
-                ),
-            ));
+            return Ok(NumberSwitch::NotReadyAtMeta {
+                display: number.display_phone_number,
+                meta_status: number.meta_status,
+                code_verification_status: number.code_verification_status,
+            });
         }
         numbers::set_status(conn, number.id, target)?;
         audit::record(
@@ -392,12 +544,12 @@ pub fn set_number_status(conn: &mut DbConnection, actor: &Actor, number_id: i64,
                 client_ip: actor.client_ip.clone(),
             },
         )?;
-        numbers::find(conn, number.id)?.ok_or(ServiceError::NotFound)
+        Ok(NumberSwitch::Switched { display: number.display_phone_number })
     })
 }
 
 /// Every linked WABA with a token, for the background sync (no actor: the system).
-pub fn background_sync_targets(conn: &mut DbConnection, keys: &SecretKeys) -> Result<Vec<SyncTarget>, ServiceError> {
+fn background_sync_targets(conn: &mut DbConnection, keys: &SecretKeys) -> Result<Vec<SyncTarget>, ServiceError> {
     let mut targets = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for link in wabas::links_with_tokens(conn)? {
@@ -413,7 +565,8 @@ pub fn background_sync_targets(conn: &mut DbConnection, keys: &SecretKeys) -> Re
             continue;
         }
         match open_token(keys, &link) {
-            Ok(token) => targets.push(SyncTarget { waba, enterprise, token }),
+            Ok(Some(token)) => targets.push(SyncTarget { waba, enterprise, token }),
+            Ok(None) => tracing::warn!(waba = %waba.meta_waba_id, "skipping background sync: no access token"),
             Err(error) => {
                 tracing::warn!(waba = %waba.meta_waba_id, %error, "skipping background sync")
             }

@@ -10,11 +10,11 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::ServiceError;
+use super::api_keys::ApiCaller;
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{E164, ThroughputLevel, out_of_rotation};
 use crate::routing::{self, Decision, Member, Outcome, Request, Strategy, Unavailable};
 use crate::security::secrets::{Sealed, SecretKeys};
-use crate::store::api_keys::ApiKeyRow;
 use crate::store::routing::{self as store, MemberState, NewMessage, PoolRouting};
 use crate::store::{idempotency, wabas};
 
@@ -275,7 +275,7 @@ fn to_member(m: &MemberState, now: chrono::NaiveDateTime, windows: &[i64]) -> Me
 pub fn plan(
     conn: &mut DbConnection,
     keys: Option<&SecretKeys>,
-    api_key: &ApiKeyRow,
+    caller: &ApiCaller,
     pool_id: i64,
     message: &CheckedMessage,
     idempotency_key: Option<&str>,
@@ -285,14 +285,14 @@ pub fn plan(
     let key_claim = match idempotency_key {
         Some(key) => {
             let hash = request_hash(pool_id, message);
-            match key_verdict(idempotency::find(conn, api_key.enterprise_id, key)?, key, &hash, crate::store::now()) {
+            match key_verdict(idempotency::find(conn, caller.enterprise_id, key)?, key, &hash, crate::store::now()) {
                 Ok(claim) => claim,
                 Err(answered) => return Ok(answered),
             }
         }
         None => KeyClaim::None,
     };
-    let Some(pool) = store::pool(conn, pool_id)?.filter(|p| p.enterprise_id == api_key.enterprise_id) else {
+    let Some(pool) = store::pool(conn, pool_id)?.filter(|p| p.enterprise_id == caller.enterprise_id) else {
         return Ok(Planned::Refused(Refusal::PoolNotFound));
     };
     if !pool.active {
@@ -358,12 +358,12 @@ pub fn plan(
                 (turn, reserved) = claim;
                 claimed
             }
-            Err(ClaimFailed::KeyTaken) => return answer_to_a_taken_key(conn, api_key.enterprise_id, &key_claim),
+            Err(ClaimFailed::KeyTaken) => return answer_to_a_taken_key(conn, caller.enterprise_id, &key_claim),
             // Another instance claimed the recipient in between (PostgreSQL);
             // the key's reservation went with the rolled back claim.
             Err(ClaimFailed::Db(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))) => {
                 if first_choice(&decision).is_some() && !write_transaction(conn, |conn| claim_key(conn, pool.enterprise_id, &key_claim))? {
-                    return answer_to_a_taken_key(conn, api_key.enterprise_id, &key_claim);
+                    return answer_to_a_taken_key(conn, caller.enterprise_id, &key_claim);
                 }
                 store::sticky(conn, pool.id, &message.to)?
             }
@@ -486,24 +486,47 @@ pub struct Attempt {
     pub class: Option<routing::ErrorClass>,
 }
 
+/// Why a send that reached Meta did not go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// The member hit Meta's spam rate limit and cools down; not resent.
+    NumberCoolingDown,
+    /// Meta blocked or rate-limited the WABA; it leaves rotation.
+    WabaOutOfRotation,
+    /// Meta will not deliver to this recipient.
+    RecipientRejected,
+    /// The recipient's service window is closed: a template is needed.
+    NeedsTemplate,
+    /// Meta refused for another reason.
+    MetaRefused,
+    /// Every member tried failed in a way that lets the next one try.
+    AllMembersFailed,
+    /// Meta answered no member: every attempt timed out or found no route.
+    MetaUnreachable,
+}
+
 /// How a send ended.
 pub enum SendEnd<'a> {
     Sent { target: &'a Target, wamid: String },
-    Failed { error_code: Option<i64>, problem: &'static str },
+    Failed { error_code: Option<i64>, failure: SendFailure },
 }
 
-/// Stores the outcome in one transaction and returns the stored answer.
+/// Stores the outcome in one transaction and returns the message's id.
+/// With an Idempotency-Key, `answer` words the answer a retry will get
+/// (it is given the message's id) and it is stored with the key.
+#[allow(clippy::too_many_arguments)]
 pub fn record(
     conn: &mut DbConnection,
-    api_key: &ApiKeyRow,
+    caller: &ApiCaller,
     plan: &Plan,
     message: &CheckedMessage,
     attempts: &[Attempt],
     end: &SendEnd<'_>,
     idempotency_key: Option<&str>,
-) -> Result<(i64, Value), ServiceError> {
+    answer: impl Fn(i64) -> String,
+) -> Result<i64, ServiceError> {
     let attempts_json: Vec<Value> = attempts.iter().map(|a| json!({ "phone_number_id": a.phone_number_id, "error_code": a.error_code })).collect();
-    let attempts_text = Value::Array(attempts_json.clone()).to_string();
+    let attempts_text = Value::Array(attempts_json).to_string();
     write_transaction(conn, |conn| {
         if matches!(conn, DbConnection::Postgres(_)) {
             // SQLite's immediate transaction already queues the writers.
@@ -552,7 +575,7 @@ pub fn record(
             &NewMessage {
                 pool_id: plan.pool.id,
                 enterprise_id: plan.pool.enterprise_id,
-                api_key_id: Some(api_key.id),
+                api_key_id: Some(caller.key_id),
                 number_id,
                 recipient: &message.to,
                 message_type: &message.kind,
@@ -564,39 +587,11 @@ pub fn record(
                 response: "{}",
             },
         )?;
-        let answer = match end {
-            SendEnd::Sent { target, wamid } => json!({
-                "id": id,
-                "status": "sent",
-                "wamid": wamid,
-                "phone_number_id": target.phone_number_id,
-                "display_phone_number": target.display,
-                "attempts": attempts_json,
-            }),
-            SendEnd::Failed { error_code, problem } => json!({
-                "error": { "code": problem, "message": failure_message(problem) },
-                "id": id,
-                "meta_error_code": error_code,
-                "attempts": attempts_json,
-            }),
-        };
         // The stored answer is read only to replay an idempotent retry.
         if let Some(key) = idempotency_key {
-            store::set_response(conn, id, &answer.to_string())?;
+            store::set_response(conn, id, &answer(id))?;
             idempotency::settle(conn, plan.pool.enterprise_id, key, id)?;
         }
-        Ok((id, answer))
+        Ok(id)
     })
-}
-
-pub fn failure_message(problem: &str) -> &'static str {
-    match problem {
-        "recipient_rejected" => "Meta will not deliver this message to this recipient; it was not retried.",
-        "send_a_template" => "More than 24 hours since the recipient last wrote: send a template.",
-        "number_cooling_down" => "The number hit Meta's spam rate limit and is cooling down; the message was not resent.",
-        "waba_out_of_rotation" => "Meta blocked or rate-limited the WABA; it is out of rotation for a while.",
-        "all_members_failed" => "Every eligible member failed; Meta is limiting or unavailable. Try again shortly.",
-        "meta_unreachable" => "Meta's Graph API did not answer for any member; try again shortly.",
-        _ => "Meta refused the message.",
-    }
 }

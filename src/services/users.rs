@@ -72,6 +72,19 @@ pub fn list(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<UserView>, Ser
         .collect())
 }
 
+/// A user one of the changes below was made to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedUser {
+    pub id: i64,
+    pub email: String,
+}
+
+impl From<UserRow> for ChangedUser {
+    fn from(user: UserRow) -> Self {
+        Self { id: user.id, email: user.email }
+    }
+}
+
 /// The user `id`, if the actor may manage them; otherwise NotFound (R2).
 fn manageable(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<UserRow, ServiceError> {
     require_super_admin(actor)?;
@@ -143,7 +156,7 @@ pub fn create(conn: &mut DbConnection, actor: &Actor, email: &str, role: &str, p
     })
 }
 
-pub fn change_role(conn: &mut DbConnection, actor: &Actor, id: i64, role: &str) -> Result<UserRow, ServiceError> {
+pub fn change_role(conn: &mut DbConnection, actor: &Actor, id: i64, role: &str) -> Result<ChangedUser, ServiceError> {
     write_transaction(conn, |conn| {
         let user = manageable(conn, actor, id)?;
         let mut errors = FieldErrors::default();
@@ -157,12 +170,12 @@ pub fn change_role(conn: &mut DbConnection, actor: &Actor, id: i64, role: &str) 
             audit_entry.after = Some(json!({ "role": role.as_str() }));
             audit::record(conn, &audit_entry)?;
         }
-        Ok(user)
+        Ok(user.into())
     })
 }
 
 /// Disables (or enables) a user: every session of theirs ends at once, on every instance.
-pub fn set_disabled(conn: &mut DbConnection, actor: &Actor, id: i64, disabled: bool) -> Result<UserRow, ServiceError> {
+pub fn set_disabled(conn: &mut DbConnection, actor: &Actor, id: i64, disabled: bool) -> Result<ChangedUser, ServiceError> {
     write_transaction(conn, |conn| {
         let user = manageable(conn, actor, id)?;
         if user.disabled != disabled {
@@ -173,12 +186,12 @@ pub fn set_disabled(conn: &mut DbConnection, actor: &Actor, id: i64, disabled: b
             audit_entry.after = Some(json!({ "disabled": disabled }));
             audit::record(conn, &audit_entry)?;
         }
-        Ok(user)
+        Ok(user.into())
     })
 }
 
 /// Sets a new password for a user (they are signed out everywhere).
-pub fn reset_password(conn: &mut DbConnection, actor: &Actor, id: i64, password: &SecretString) -> Result<UserRow, ServiceError> {
+pub fn reset_password(conn: &mut DbConnection, actor: &Actor, id: i64, password: &SecretString) -> Result<ChangedUser, ServiceError> {
     let user = manageable(conn, actor, id)?;
     if let Err(problem) = password_policy::check(password.expose_secret(), &user.email) {
         return Err(ServiceError::invalid("password", problem.to_string()));
@@ -188,7 +201,7 @@ pub fn reset_password(conn: &mut DbConnection, actor: &Actor, id: i64, password:
         users::set_password_hash(conn, user.id, &hash)?;
         sessions::end_for_user(conn, user.id, None)?;
         audit::record(conn, &entry(actor, "user.password_reset", &user))?;
-        Ok(user.clone())
+        Ok(ChangedUser::from(user.clone()))
     })
 }
 

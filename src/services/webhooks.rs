@@ -9,10 +9,14 @@
 
 use serde_json::json;
 
-use super::ServiceError;
+use secrecy::{ExposeSecret as _, SecretString};
+use sha2::{Digest as _, Sha256};
+
+use super::{DatabaseRunner, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{QualityRating, ThroughputLevel, WabaStatus};
-use crate::meta::webhook::{AccountUpdate, Envelope, MessagesValue, QualityUpdate, digits};
+use crate::meta::signature;
+use crate::meta::webhook::{self, AccountUpdate, Envelope, MessagesValue, QualityUpdate, digits};
 use crate::routing::{ErrorClass, classify};
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::numbers;
@@ -95,6 +99,60 @@ pub fn health_after(
         tier = Some(limit.to_owned());
     }
     (quality, tier, throughput)
+}
+
+/// What became of one delivery, for Meta's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Receipt {
+    /// Applied, or known and skipped (see [`Outcome`]).
+    Applied(Outcome),
+    /// The signature is missing or is not the app secret's; nothing was read.
+    BadSignature,
+    /// The body is not a WhatsApp Business Account payload.
+    NotWaba,
+    /// A change lacks required fields; nothing was applied.
+    Refused,
+    /// Applying failed for now (logged); Meta redelivers for up to 7 days.
+    Failed,
+}
+
+/// Receives one delivery as Meta sent it: checks `signature` (the
+/// `X-Hub-Signature-256` header) over the exact bytes before reading them,
+/// parses them and applies them in one write.
+pub async fn receive<D: DatabaseRunner>(db: &D, app_secret: &SecretString, body: &[u8], signature: Option<&str>) -> Result<Receipt, ServiceError> {
+    if !signature::verify(app_secret.expose_secret().as_bytes(), body, signature) {
+        tracing::warn!("webhook with a missing or wrong signature refused");
+        return Ok(Receipt::BadSignature);
+    }
+    let envelope = match webhook::parse(body) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            tracing::info!(%error, "webhook payload refused");
+            return Ok(Receipt::NotWaba);
+        }
+    };
+    let body_sha256 = hex::encode(Sha256::digest(body));
+    Ok(match db.write(move |conn| Ok(apply(conn, &envelope, &body_sha256))).await? {
+        Ok(outcome) => {
+            tracing::info!(
+                applied = outcome.applied,
+                unchanged = outcome.unchanged,
+                ignored = outcome.ignored,
+                stale = outcome.stale,
+                redelivered = outcome.redelivered,
+                "webhook applied"
+            );
+            Receipt::Applied(outcome)
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            tracing::info!(problem = ?errors.all(), "webhook change refused");
+            Receipt::Refused
+        }
+        Err(error) => {
+            tracing::error!(error = ?error, "applying a webhook failed");
+            Receipt::Failed
+        }
+    })
 }
 
 /// Applies one delivery in one transaction; `body_sha256` names its exact

@@ -1,6 +1,7 @@
 //! The portal: one module per screen, plus the extractors and helpers they share.
 
 pub mod api_keys;
+pub mod api_reference;
 pub mod assets;
 pub mod audit;
 pub mod auth;

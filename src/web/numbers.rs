@@ -5,13 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::form::FormPost;
+use super::form::{FormPost, trimmed};
 use super::layout::{Chrome, Nav};
 use super::session::{CurrentUser, FlashKind, set_flash};
 use super::{AppState, htmx, render};
 use crate::domain::MIN_ACTIVATED_NUMBERS;
 use crate::error::AppError;
-use crate::services::numbers::{self as service, LinkRequest, NumbersPage, SyncTarget};
+use crate::services::numbers::{self as service, LinkOutcome, NumberSwitch, NumbersPage, SyncOutcome};
 use crate::services::{FieldErrors, ServiceError};
 
 pub const NUMBERS: &str = "/channels/whatsapp/numbers";
@@ -90,58 +90,47 @@ fn back(enterprise_id: Option<&str>, is_aggregator: bool) -> String {
     }
 }
 
+/// The Link a WABA form. The formats of the id and the token are checked
+/// by the use case, which parses them into its link request.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct LinkWabaForm {
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(length(min = 1, message = "Enter the WABA ID from WhatsApp Manager."))]
+    waba_id: String,
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(length(min = 1, message = "Enter the access token (a system user token with whatsapp_business_management)."))]
+    access_token: String,
+    /// Aggregators only: the enterprise the WABA belongs to.
+    enterprise_id: Option<String>,
+}
+
+/// The enterprise an aggregator's action on the Numbers page returns to.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct ReturnTo {
+    enterprise_id: Option<String>,
+}
+
 #[post("/channels/whatsapp/wabas")]
 pub async fn link(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: FormPost) -> Result<HttpResponse, AppError> {
-    let enterprise_raw = form.get("enterprise_id").map(str::to_owned);
-    let typed_waba = form.get("waba_id").unwrap_or_default().chars().take(64).collect::<String>();
-    let actor = user.actor.clone();
-    let chosen = enterprise_raw.clone();
-    let enterprise = state.run(move |conn| Ok(service::link_target(conn, &actor, chosen.as_deref()))).await?;
-    let enterprise = match enterprise {
-        Ok(e) => e,
-        Err(ServiceError::Invalid(errors)) => {
-            let link = LinkForm { waba_id: typed_waba, errors, problem: None };
-            return page(&req, &state, &user, enterprise_raw, link, StatusCode::UNPROCESSABLE_ENTITY).await;
-        }
+    let decoded = form.decode::<LinkWabaForm>()?;
+    let LinkWabaForm { waba_id, access_token, enterprise_id: enterprise_raw } = decoded.input;
+    let typed_waba = waba_id.chars().take(64).collect::<String>();
+    let outcome = match decoded.errors.into_result() {
+        Ok(()) => service::link_waba(&**state, &state.graph, &state.secrets, &user.actor, enterprise_raw.clone(), &typed_waba, &access_token).await?,
+        Err(ServiceError::Invalid(errors)) => LinkOutcome::Invalid(errors),
         Err(other) => return Err(other.into()),
     };
-    let request = match LinkRequest::parse(&typed_waba, form.get("access_token").unwrap_or_default()) {
-        Ok(request) => request,
-        Err(errors) => {
-            let link = LinkForm { waba_id: typed_waba, errors, problem: None };
-            return page(&req, &state, &user, enterprise_raw, link, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let (errors, problem) = match outcome {
+        LinkOutcome::Linked { waba_name, enterprise_name, numbers } => {
+            set_flash(&user.session, FlashKind::Success, format!("{waba_name} is linked to {enterprise_name} with {numbers} numbers."));
+            return Ok(htmx::see_other(&req, &back(enterprise_raw.as_deref(), user.actor.scope.is_aggregator())));
         }
+        LinkOutcome::Invalid(errors) => (errors, None),
+        LinkOutcome::MetaFailed(error) => (FieldErrors::default(), Some(error.explain())),
+        LinkOutcome::NotStored(errors) => (FieldErrors::default(), errors.all().first().map(|(_, m)| m.clone())),
     };
-    let meta = match state.graph.waba_with_numbers(&request.waba_id, &request.access_token).await {
-        Ok(meta) => meta,
-        Err(error) => {
-            tracing::info!(waba = %request.waba_id, error = %error, "linking a WABA failed at Meta");
-            let link = LinkForm { waba_id: typed_waba, errors: FieldErrors::default(), problem: Some(error.explain()) };
-            return page(&req, &state, &user, enterprise_raw, link, StatusCode::UNPROCESSABLE_ENTITY).await;
-        }
-    };
-    let sealed = state.secrets.seal(&request.access_token);
-    let actor = user.actor.clone();
-    let stored = {
-        let (enterprise, meta) = (enterprise.clone(), meta.clone());
-        state.run(move |conn| Ok(service::store_link(conn, &actor, &enterprise, &meta, &sealed))).await?
-    };
-    match stored {
-        Ok(waba) => {
-            set_flash(
-                &user.session,
-                FlashKind::Success,
-                format!("{} is linked to {} with {} numbers.", waba.name, enterprise.name, meta.numbers.len()),
-            );
-            Ok(htmx::see_other(&req, &back(enterprise_raw.as_deref(), user.actor.scope.is_aggregator())))
-        }
-        Err(ServiceError::Invalid(errors)) => {
-            let problem = errors.all().first().map(|(_, m)| m.clone());
-            let link = LinkForm { waba_id: typed_waba, errors: FieldErrors::default(), problem };
-            page(&req, &state, &user, enterprise_raw, link, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(other) => Err(other.into()),
-    }
+    let link = LinkForm { waba_id: typed_waba, errors, problem };
+    page(&req, &state, &user, enterprise_raw, link, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 fn id_of(raw: &str) -> Result<i64, AppError> {
@@ -157,54 +146,33 @@ pub async fn sync(
     form: FormPost,
 ) -> Result<HttpResponse, AppError> {
     let waba_id = id_of(&path)?;
-    let enterprise_raw = form.get("enterprise_id").map(str::to_owned);
+    let enterprise_raw = form.decode::<ReturnTo>()?.input.enterprise_id;
     let back_to = back(enterprise_raw.as_deref(), user.actor.scope.is_aggregator());
-    let (actor, keys, chosen) = (user.actor.clone(), state.secrets.clone(), enterprise_raw.clone());
-    let target: Result<SyncTarget, ServiceError> =
-        state.run(move |conn| Ok(service::sync_target(conn, &actor, &keys, waba_id, chosen.as_deref()))).await?;
-    let target = match target {
-        Ok(target) => target,
-        Err(ServiceError::Invalid(errors)) => {
-            let message = errors.all().first().map(|(_, m)| m.clone()).unwrap_or_default();
-            set_flash(&user.session, FlashKind::Error, message);
-            return Ok(htmx::see_other(&req, &back_to));
-        }
-        Err(unreadable @ ServiceError::TokenUnreadable { .. }) => {
-            if let ServiceError::TokenUnreadable { key_id, .. } = &unreadable {
-                tracing::error!(key_id = %key_id, "sync refused: {unreadable}");
-            }
-            set_flash(&user.session, FlashKind::Error, crate::error::TOKEN_UNREADABLE.to_owned());
-            return Ok(htmx::see_other(&req, &back_to));
-        }
-        Err(other) => return Err(other.into()),
-    };
-    let meta = state.graph.waba_with_numbers(&target.waba.meta_waba_id, &target.token).await;
-    let actor = user.actor.clone();
-    let waba_name = target.waba.name.clone();
-    match meta {
-        Ok(meta) => {
-            let count = meta.numbers.len();
-            let stored = state.run(move |conn| Ok(service::store_sync(conn, Some(&actor), &target, &meta))).await?;
-            match stored {
-                Ok(changed) => {
-                    set_flash(&user.session, FlashKind::Success, format!("{waba_name} synced: {count} numbers from Meta, {changed} changed."))
-                }
-                Err(ServiceError::Invalid(errors)) => {
-                    let message = errors.all().first().map(|(_, m)| m.clone()).unwrap_or_default();
-                    set_flash(&user.session, FlashKind::Error, format!("{waba_name} was not synced. {message}"));
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(error) => {
-            if error.is_token_invalid() {
-                let (waba, enterprise_id) = (target.waba.clone(), target.enterprise.id);
-                state.run(move |conn| Ok(service::mark_reconnect_needed(conn, Some(&actor), &waba, enterprise_id)?)).await?;
-            }
-            set_flash(&user.session, FlashKind::Error, format!("{waba_name} was not synced. {}", error.explain()));
-        }
-    }
+    let outcome = service::sync_waba(&**state, &state.graph, &state.secrets, &user.actor, waba_id, enterprise_raw).await?;
+    let (kind, message) = sync_message(outcome)?;
+    set_flash(&user.session, kind, message);
     Ok(htmx::see_other(&req, &back_to))
+}
+
+/// What a person is told about a sync they started.
+fn sync_message(outcome: SyncOutcome) -> Result<(FlashKind, String), AppError> {
+    Ok(match outcome {
+        SyncOutcome::Synced { waba_name, from_meta, changed } => {
+            (FlashKind::Success, format!("{waba_name} synced: {from_meta} numbers from Meta, {changed} changed."))
+        }
+        SyncOutcome::TooSoon { waba_name, seconds_ago } => (
+            FlashKind::Error,
+            format!("{waba_name} was synced {seconds_ago} seconds ago; wait a minute between syncs to stay inside Meta's call budget."),
+        ),
+        SyncOutcome::NoToken => (FlashKind::Error, "This WABA has no access token yet; reconnect it with a token.".to_owned()),
+        SyncOutcome::TokenUnreadable => (FlashKind::Error, crate::error::TOKEN_UNREADABLE.to_owned()),
+        SyncOutcome::NotStored { waba_name, problem: ServiceError::Invalid(errors) } => {
+            let message = errors.all().first().map(|(_, m)| m.clone()).unwrap_or_default();
+            (FlashKind::Error, format!("{waba_name} was not synced. {message}"))
+        }
+        SyncOutcome::NotStored { problem, .. } => return Err(problem.into()),
+        SyncOutcome::MetaFailed { waba_name, error } => (FlashKind::Error, format!("{waba_name} was not synced. {}", error.explain())),
+    })
 }
 
 async fn set_status(
@@ -217,20 +185,20 @@ async fn set_status(
 ) -> Result<HttpResponse, AppError> {
     let number_id = id_of(raw)?;
     let actor = user.actor.clone();
-    let back_to = back(form.get("enterprise_id"), user.actor.scope.is_aggregator());
+    let back_to = back(form.decode::<ReturnTo>()?.input.enterprise_id.as_deref(), user.actor.scope.is_aggregator());
     let result = state.write(move |conn| Ok(service::set_number_status(conn, &actor, number_id, activating))).await?;
-    match result {
-        Ok(number) => {
+    match result? {
+        NumberSwitch::Switched { display } => {
             let verb = if activating { "activated" } else { "deactivated" };
-            set_flash(&user.session, FlashKind::Success, format!("{} is {verb}.", number.display_phone_number));
+            set_flash(&user.session, FlashKind::Success, format!("{display} is {verb}."));
+            Ok(htmx::see_other(&req, &back_to))
         }
-        Err(ServiceError::Invalid(errors)) => {
-            let message = errors.all().first().map(|(_, m)| m.clone()).unwrap_or_default();
-            return Err(AppError::Unprocessable(message));
-        }
-        Err(other) => return Err(other.into()),
+        NumberSwitch::NotReadyAtMeta { display, meta_status, code_verification_status } => Err(AppError::Unprocessable(format!(
+            "{display} cannot be activated: Meta reports it {} and its code {}. It must be connected and verified at Meta first.",
+            meta_status.as_deref().unwrap_or("without a status"),
+            code_verification_status.as_deref().unwrap_or("unverified")
+        ))),
     }
-    Ok(htmx::see_other(&req, &back_to))
 }
 
 #[post("/channels/whatsapp/numbers/{id}/activate")]

@@ -5,15 +5,57 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use secrecy::SecretString;
 
-use super::form::FormPost;
+use super::form::{FormPost, trimmed};
 use super::layout::{Chrome, Nav};
 use super::session::{CurrentUser, FlashKind, keep_session_at_epoch, session_id, set_flash};
 use super::{AppState, htmx, render};
 use crate::error::AppError;
-use crate::services::users::{self as service, UserView};
+use crate::services::users::{self as service, ChangedUser, UserView};
 use crate::services::{FieldErrors, ServiceError};
 
 pub const USERS: &str = "/settings/users";
+
+/// The Add a user form. The role and the password policy are the domain's
+/// to judge; the service reports them.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct NewUserForm {
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(
+        length(max = 254, message = "Enter an email address like name@example.com."),
+        email(message = "Enter an email address like name@example.com.")
+    )]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// A new role for a user; the domain parses it.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+/// A new password, set by a super admin or by its owner.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct PasswordForm {
+    #[serde(default)]
+    #[validate(length(min = 1, message = "Enter your current password."))]
+    current_password: String,
+    #[serde(default)]
+    #[validate(length(min = 1, message = "Enter the new password."))]
+    new_password: String,
+}
+
+/// The password a super admin sets for another user; the password policy
+/// judges it.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct ResetPasswordForm {
+    #[serde(default)]
+    password: String,
+}
 
 #[derive(Template)]
 #[template(path = "settings/users.html")]
@@ -45,9 +87,11 @@ pub async fn index(state: web::Data<AppState>, user: CurrentUser) -> Result<Http
 
 #[post("/settings/users")]
 pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: FormPost) -> Result<HttpResponse, AppError> {
-    let email = form.get("email").unwrap_or_default().to_owned();
-    let role = form.get("role").unwrap_or_default().to_owned();
-    let password = SecretString::from(form.get("password").unwrap_or_default().to_owned());
+    let NewUserForm { email, role, password } = match form.decode::<NewUserForm>()? {
+        decoded if decoded.errors.is_empty() => decoded.input,
+        invalid => return users_page(&state, &user, invalid.errors, invalid.input.email, invalid.input.role, StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    let password = SecretString::from(password);
     let (actor, typed_email, typed_role) = (user.actor.clone(), email.clone(), role.clone());
     let result = state.run(move |conn| Ok(service::create(conn, &actor, &typed_email, &typed_role, &password))).await?;
     match result {
@@ -70,7 +114,7 @@ async fn change(
     state: web::Data<AppState>,
     user: CurrentUser,
     done: &'static str,
-    work: impl FnOnce(&mut crate::db::DbConnection, &crate::services::Actor) -> Result<crate::store::users::UserRow, ServiceError> + Send + 'static,
+    work: impl FnOnce(&mut crate::db::DbConnection, &crate::services::Actor) -> Result<ChangedUser, ServiceError> + Send + 'static,
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor.clone();
     match state.run(move |conn| Ok(work(conn, &actor))).await? {
@@ -96,7 +140,7 @@ pub async fn change_role(
     form: FormPost,
 ) -> Result<HttpResponse, AppError> {
     let id = user_id(&path)?;
-    let wanted = form.get("role").unwrap_or_default().to_owned();
+    let wanted = form.decode::<RoleForm>()?.input.role;
     change(req, state, user, "role changed", move |conn, actor| service::change_role(conn, actor, id, &wanted)).await
 }
 
@@ -133,7 +177,7 @@ pub async fn reset_password(
     form: FormPost,
 ) -> Result<HttpResponse, AppError> {
     let id = user_id(&path)?;
-    let password = SecretString::from(form.get("password").unwrap_or_default().to_owned());
+    let password = SecretString::from(form.decode::<ResetPasswordForm>()?.input.password);
     change(req, state, user, "password reset and signed out everywhere", move |conn, actor| service::reset_password(conn, actor, id, &password)).await
 }
 
@@ -151,8 +195,14 @@ pub async fn password_page(state: web::Data<AppState>, user: CurrentUser) -> Res
 
 #[post("/settings/password")]
 pub async fn change_password(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: FormPost) -> Result<HttpResponse, AppError> {
-    let current = SecretString::from(form.get("current_password").unwrap_or_default().to_owned());
-    let new = SecretString::from(form.get("new_password").unwrap_or_default().to_owned());
+    let PasswordForm { current_password, new_password } = match form.decode::<PasswordForm>()? {
+        decoded if decoded.errors.is_empty() => decoded.input,
+        invalid => {
+            let chrome = Chrome::new(&user, Nav::Password, state.demo);
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &PasswordPage { chrome, errors: invalid.errors });
+        }
+    };
+    let (current, new) = (SecretString::from(current_password), SecretString::from(new_password));
     let (actor, hasher, this_session) = (user.actor.clone(), state.hasher.clone(), session_id(&user.session));
     match state.run(move |conn| Ok(service::change_own_password(conn, &hasher, &actor, &current, &new, this_session.as_deref()))).await? {
         Ok(epoch) => {

@@ -146,6 +146,7 @@ const ROUTES: &[Row] = &[
     row("POST", "/channels/whatsapp/api-keys/{id}/revoke", Access::SuperAdminOwned),
     row("POST", "/api/v1/pools/{id}/messages", Access::ApiKey),
     row("GET", "/api/v1/openapi.json", Access::Public),
+    row("GET", "/channels/whatsapp/api-reference", Access::SignedIn),
     row("GET", "/api/v1/pools/{id}/route", Access::ApiKey),
     row("GET", "/settings/password", Access::SignedIn),
     Row { method: "POST", pattern: "/settings/password", access: Access::SignedIn, body: &[("current_password", "wrong"), ("new_password", "x")] },
