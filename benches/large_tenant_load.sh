@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load test on the large-tenant dataset (issue 9), in one run on SQLite:
+# Load test on the large-tenant dataset, in one run on SQLite:
 #   1. `wabapool bench-data` fills a fresh database (1,000 enterprises,
 #      20,000 numbers, 5,000 pools by default) and the time it takes;
 #   2. cold start: from launching `wabapool serve` on it to /readyz answering 200;

@@ -1,7 +1,5 @@
 //! The layers of docs/ARCHITECTURE.md, checked: a test reads every source
 //! file under `src/` and fails when a module names a layer it must not use.
-//! Not yet checked: that `web` names nothing of `store` (the users screen
-//! still sees `UserRow`).
 
 use std::path::{Path, PathBuf};
 

@@ -6,8 +6,7 @@
 //! the kernel spreads waiting threads at once only onto an idle core, and
 //! otherwise at its periodic balance, tens of milliseconds apart on busy cores.
 //! Both workers then share one core while the other runs the password check,
-//! and every request waits; docs/PERFORMANCE.md measured such stalls at 50 to
-//! 150 ms. A worker kept on its own core is never queued behind the other, and
+//! and every request waits, 50 to 150 ms at a time. A worker kept on its own core is never queued behind the other, and
 //! a check on its core gives way to it at once.
 //!
 //! A thread started by a worker inherits its one core; the blocking pool's

@@ -111,6 +111,10 @@ pub fn set_sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str, number
     if moved > 0 {
         return Ok(());
     }
+    insert_sticky(conn, pool_id, recipient, number_id)
+}
+
+fn insert_sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str, number_id: i64) -> QueryResult<()> {
     diesel::insert_into(sticky_senders::table)
         .values((
             sticky_senders::pool_id.eq(pool_id),
@@ -304,13 +308,5 @@ pub fn claim_sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str, numb
     if let Some(holder) = sticky(conn, pool_id, recipient)? {
         return Ok(holder);
     }
-    diesel::insert_into(sticky_senders::table)
-        .values((
-            sticky_senders::pool_id.eq(pool_id),
-            sticky_senders::recipient.eq(recipient),
-            sticky_senders::number_id.eq(number_id),
-            sticky_senders::updated_at.eq(super::now()),
-        ))
-        .execute(conn)
-        .map(|_| number_id)
+    insert_sticky(conn, pool_id, recipient, number_id).map(|()| number_id)
 }

@@ -1,4 +1,4 @@
-//! Users, passwords, sessions and the audit log (issue 8 §1, §2, §4).
+//! Users, passwords, sessions and the audit log.
 
 use diesel::prelude::*;
 use wabapool::db::schema::{audit_entries, users};

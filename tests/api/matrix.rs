@@ -1,4 +1,4 @@
-//! The tenant-isolation matrix (issue 8 §5): every route of the portal ×
+//! The tenant-isolation matrix: every route of the portal ×
 //! {signed out, agent, admin of the owning enterprise, admin of another
 //! enterprise, admin of the owning aggregator, admin of another aggregator}
 //! → the expected answer; a refused request changes nothing and shows no

@@ -1,4 +1,4 @@
-//! axe-core on every screen (issue 4, point 3): no violation of serious or
+//! axe-core on every screen: no violation of serious or
 //! critical impact, labels on every control among them. Each screen is
 //! also photographed, `<test>__<screen>.png`, for a person to review.
 

@@ -1,4 +1,4 @@
-//! The portal's flows as admins use them (issue 4, point 2): adding,
+//! The portal's flows as admins use them: adding,
 //! the aggregator's enterprise picker, the deactivate toggle, editing,
 //! validation errors, what an agent and Globex's admin see.
 

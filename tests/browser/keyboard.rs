@@ -1,4 +1,4 @@
-//! The keyboard alone (issue 4, point 3): signing in, adding, editing,
+//! The keyboard alone: signing in, adding, editing,
 //! deactivating and reactivating with Tab, Space, Enter and Escape, and a
 //! dialog that keeps focus inside while it is open.
 

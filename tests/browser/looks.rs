@@ -1,4 +1,4 @@
-//! How the portal looks (issue 4, point 4): the listing and the Add page at
+//! How the portal looks: the listing and the Add page at
 //! 1280 and 375 px wide for a person to review, nothing scrolling sideways
 //! on a phone, a visible focus ring, badges that carry words.
 

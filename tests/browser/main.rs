@@ -1,5 +1,5 @@
 //! Browser tests: the portal in headless Chromium, driven through
-//! chromedriver (issue 4). Each test starts the app on a fresh demo
+//! chromedriver. Each test starts the app on a fresh demo
 //! database and a fresh browser profile, and leaves a screenshot of its
 //! final screen in `target/screenshots/`.
 //!
