@@ -20,9 +20,8 @@
 #   5. the static file and the listing at half of their peak rate, paced:
 #      wrk is closed-loop (a connection's next request leaves when its last
 #      answer arrives), so its p99 at saturation is queueing. The half-load
-#      rows come from oha (`cargo install oha --locked`) at a fixed rate with
-#      --latency-correction, which times each request from when it was due;
-#      benches/tools/oha_report.py reads its CSV into wrk's layout. The
+#      rows come from `paced_load` (benches/tools/paced_load.rs), which offers
+#      requests on a fixed schedule and times each from when it was due. The
 #      listing's runs WINDOWS windows (3 by default) and reports the median
 #      of their p99s beside each one's: a stall of the machine of a few tens
 #      of milliseconds in one window is that window's p99 on its own;
@@ -60,7 +59,10 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
   BIN=$PWD/target/release/wabapool
 fi
-command -v oha >/dev/null || { echo "oha is needed: cargo install oha --locked"; exit 1; }
+if [ -z "${PACED:-}" ]; then
+  cargo build --release --quiet --example paced_load
+  PACED=$PWD/target/release/examples/paced_load
+fi
 OUT=target/large-tenant-load.md
 WORK=$(mktemp -d)
 DB=$WORK/large.sqlite3
@@ -206,10 +208,9 @@ run_wrk() { # threads connections extra-args... ; prints wrk's report
   local t=$1 c=$2; shift 2
   wrk -t"$t" -c"$c" -d"$DURATION" --latency "$@"
 }
-run_paced() { # rate extra-args... ; prints oha's run, timed from when each request was due, in wrk's layout
+run_paced() { # rate extra-args... ; prints paced_load's report, in wrk's layout
   local rate=$1; shift
-  oha --no-tui --latency-correction -q "$rate" -c "$PACED_CONNECTIONS" -z "$DURATION" --worker-threads 1 --output-format csv "$@" |
-    python3 benches/tools/oha_report.py "$rate" "$seconds"
+  "$PACED" --rate "$rate" --connections "$PACED_CONNECTIONS" --duration "$DURATION" "$@"
 }
 p99_us_of() { # the p99 of a report in microseconds
   awk '$1=="99%" { v = $2; n = v + 0
@@ -246,7 +247,7 @@ beside_sign_ins() { # label report-command...
 listing="$base/channels/whatsapp/pools"
 {
   echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, SQLite; wrk -t$THREADS -c$CONNECTIONS -d$DURATION on the same machine."
-  echo "Paced rows: oha $(oha --version | cut -d' ' -f2) with $PACED_CONNECTIONS connections on one thread, -q at the row's rate, --latency-correction (each request timed from when it was due)."
+  echo "Paced rows: \`paced_load\` with $PACED_CONNECTIONS connections on one thread, each request timed from when it was due if its connection was still busy."
   echo
   echo "Send API against \`wabapool sandbox\` (its own process, same machine) serving the dataset's $ENTERPRISES WABAs."
   echo "Dataset: $AGGREGATORS aggregators, $ENTERPRISES enterprises, $((ENTERPRISES * NUMBERS)) numbers, $((ENTERPRISES * POOLS)) pools; bench-data took ${fill_ms} ms."
@@ -287,7 +288,7 @@ for pair in $(seq 1 "$PAIRS"); do
   beside_us=$(p99_us_of "$beside_report")
   alone_p99s+=("$alone_us"); beside_p99s+=("$beside_us")
   ratios+=("$(awk -v a="$alone_us" -v b="$beside_us" 'BEGIN {printf "%.2f", b / a}')")
-  # oha_report.py: "Slower than p99: in K of N 10 ms slices, from ..."
+  # paced_load: "Slower than p99: in K of N 10 ms slices, from ..."
   slices+=("$(awk '/Slower than p99/ {print $5 "/" $7}' <<<"$beside_report")")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
