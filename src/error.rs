@@ -46,7 +46,8 @@ struct ErrorPage<'a> {
 }
 
 impl AppError {
-    fn title_and_message(&self) -> (&'static str, String) {
+    /// The page's title and its sentence for a person.
+    pub fn title_and_message(&self) -> (&'static str, String) {
         match self {
             Self::SignedOut { .. } => ("Sign in required", "Please sign in to continue.".into()),
             Self::NotFound => ("Not found", "There is nothing here. It may have been removed, or the link is wrong.".into()),

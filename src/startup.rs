@@ -157,6 +157,7 @@ fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::
                     .error_handler(|_, _| AppError::BadRequest("The address has a query parameter wabapool does not understand.".into()).into()),
             )
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .wrap(from_fn(crate::web::error_pages::in_layout))
             .wrap(session_middleware(&settings))
             .wrap(from_fn(move |req, next| request_limits::enforce(limits, req, next)))
             .wrap(default_headers(settings.secure_cookies))
@@ -213,6 +214,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(portal::api_keys::index)
         .service(portal::api_reference::page)
         .service(portal::api_keys::create)
+        .service(portal::api_keys::stored)
+        .service(portal::api_keys::confirm_revoke)
         .service(portal::api_keys::revoke)
         .service(portal::webhooks::verify)
         .service(portal::webhooks::receive)
@@ -220,6 +223,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(portal::numbers::link)
         .service(portal::numbers::sync)
         .service(portal::numbers::activate)
+        .service(portal::numbers::confirm_deactivate)
         .service(portal::numbers::deactivate);
 }
 

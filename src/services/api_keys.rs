@@ -31,8 +31,36 @@ fn require_super_admin(actor: &Actor) -> Result<(), ServiceError> {
     if actor.role.manages_users() { Ok(()) } else { Err(ServiceError::Forbidden) }
 }
 
+/// A key as its page shows it: never its hash.
+#[derive(Debug, Clone)]
+pub struct ApiKeyView {
+    pub id: i64,
+    pub label: String,
+    /// The enterprise the key sends for.
+    pub enterprise_name: String,
+    /// The first characters of the key, which tell keys apart.
+    pub key_prefix: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub last_used_at: Option<chrono::NaiveDateTime>,
+    pub revoked: bool,
+}
+
+impl ApiKeyView {
+    fn new(row: ApiKeyRow, enterprise_name: String) -> Self {
+        Self {
+            id: row.id,
+            label: row.label,
+            enterprise_name,
+            key_prefix: row.key_prefix,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            revoked: row.revoked_at.is_some(),
+        }
+    }
+}
+
 pub struct KeysPage {
-    pub keys: Vec<(ApiKeyRow, String)>,
+    pub keys: Vec<ApiKeyView>,
     pub enterprises: Vec<EnterpriseRow>,
 }
 
@@ -44,10 +72,18 @@ pub fn list(conn: &mut DbConnection, actor: &Actor) -> Result<KeysPage, ServiceE
         .into_iter()
         .map(|k| {
             let name = enterprises.iter().find(|e| e.id == k.enterprise_id).map(|e| e.name.clone()).unwrap_or_default();
-            (k, name)
+            ApiKeyView::new(k, name)
         })
         .collect();
     Ok(KeysPage { keys, enterprises })
+}
+
+/// One key of the actor's enterprises, for the page that asks before revoking it.
+pub fn find(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<ApiKeyView, ServiceError> {
+    require_super_admin(actor)?;
+    let key = api_keys::find(conn, id)?.ok_or(ServiceError::NotFound)?;
+    let enterprise = enterprise_in_scope(conn, actor, EnterpriseId(key.enterprise_id))?;
+    Ok(ApiKeyView::new(key, enterprise.name))
 }
 
 /// Creates a key; the clear key is returned once and never stored. The
@@ -57,6 +93,14 @@ pub fn create(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option<&str
     write_transaction(conn, |conn| {
         let enterprise = chosen_enterprise(conn, actor, enterprise_id)?
             .ok_or_else(|| ServiceError::invalid("enterprise_id", "Choose the enterprise the key sends for."))?;
+        // Labels tell an enterprise's keys apart: one label, one key in use.
+        let taken = api_keys::of_enterprises(conn, &[enterprise.id])?.into_iter().any(|k| k.revoked_at.is_none() && k.label == label);
+        if taken {
+            return Err(ServiceError::invalid(
+                "label",
+                format!("{} already has a key labelled \u{201c}{label}\u{201d}; choose another label, or revoke that key first.", enterprise.name),
+            ));
+        }
         let key = new_key();
         let id = api_keys::insert(conn, enterprise.id, label, &hash_key(&key), &key[..8], actor.user_id.get())?;
         audit::record(
@@ -77,11 +121,11 @@ pub fn create(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option<&str
     })
 }
 
-pub fn revoke(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<ApiKeyRow, ServiceError> {
+pub fn revoke(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<ApiKeyView, ServiceError> {
     require_super_admin(actor)?;
     write_transaction(conn, |conn| {
         let key = api_keys::find(conn, id)?.ok_or(ServiceError::NotFound)?;
-        enterprise_in_scope(conn, actor, EnterpriseId(key.enterprise_id))?;
+        let enterprise = enterprise_in_scope(conn, actor, EnterpriseId(key.enterprise_id))?;
         if key.revoked_at.is_none() {
             api_keys::revoke(conn, key.id)?;
             audit::record(
@@ -98,7 +142,7 @@ pub fn revoke(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<ApiKeyR
                 },
             )?;
         }
-        Ok(key)
+        Ok(ApiKeyView::new(key, enterprise.name))
     })
 }
 

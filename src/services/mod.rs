@@ -70,13 +70,14 @@ pub struct Actor {
     pub client_ip: Option<String>,
 }
 
-/// Messages for the fields of a form, in the order found.
+/// Messages for the fields of a form, in the order found. A field is named
+/// as its input is (`name`, or `priority_12` for one of a list's inputs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldErrors(Vec<(&'static str, String)>);
+pub struct FieldErrors(Vec<(std::borrow::Cow<'static, str>, String)>);
 
 impl FieldErrors {
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.push((field, message.into()));
+    pub fn add(&mut self, field: impl Into<std::borrow::Cow<'static, str>>, message: impl Into<String>) {
+        self.0.push((field.into(), message.into()));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -88,7 +89,7 @@ impl FieldErrors {
         self.0.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
     }
 
-    pub fn all(&self) -> &[(&'static str, String)] {
+    pub fn all(&self) -> &[(std::borrow::Cow<'static, str>, String)] {
         &self.0
     }
 
@@ -113,7 +114,7 @@ impl FieldErrors {
         let mut errors = Self::default();
         for field in fields.iter().chain(&others) {
             for error in by_field.get(*field).into_iter().flat_map(|list| list.iter()) {
-                errors.add(field, error.message.as_deref().unwrap_or("Check this field."));
+                errors.add(*field, error.message.as_deref().unwrap_or("Check this field."));
             }
         }
         errors

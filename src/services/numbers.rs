@@ -20,6 +20,7 @@ use crate::security::secrets::{Sealed, SecretKeys};
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::numbers::{self, MetaFields, NumberRow};
 use crate::store::orgs::EnterpriseRow;
+use crate::store::pools;
 use crate::store::wabas::{self, WabaRow};
 
 /// The least time between two syncs of one WABA: with two calls a sync,
@@ -507,6 +508,33 @@ pub enum NumberSwitch {
     Switched { display: String },
     /// Not activated: Meta does not report the number connected and verified.
     NotReadyAtMeta { display: String, meta_status: Option<String>, code_verification_status: Option<String> },
+}
+
+/// What deactivating a number would do, for the page that asks first.
+#[derive(Debug, Clone)]
+pub struct Deactivation {
+    pub number_id: i64,
+    pub display: String,
+    /// The pool it sits in, if any, and how many of that pool's numbers
+    /// would stay activated.
+    pub pool: Option<(String, usize)>,
+}
+
+pub fn deactivation(conn: &mut DbConnection, actor: &Actor, number_id: i64) -> Result<Deactivation, ServiceError> {
+    require_channel_admin(actor)?;
+    let number = numbers::find(conn, number_id)?.ok_or(ServiceError::NotFound)?;
+    let owner = number.enterprise_id.ok_or(ServiceError::NotFound)?;
+    enterprise_in_scope(conn, actor, EnterpriseId(owner))?;
+    let pool = match pools::pool_of_number(conn, number_id)? {
+        Some(pool_id) => {
+            let name = pools::find(conn, pool_id)?.map(|p| p.name).unwrap_or_default();
+            let members = pools::members_of(conn, &[pool_id])?;
+            let staying = members.iter().filter(|m| m.number_id != number_id && m.status == NumberStatus::Activated).count();
+            Some((name, staying))
+        }
+        None => None,
+    };
+    Ok(Deactivation { number_id, display: number.display_phone_number, pool })
 }
 
 /// Activates or deactivates a number (R10). Only numbers Meta reports

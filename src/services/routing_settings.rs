@@ -92,9 +92,10 @@ pub fn update(
     write_transaction(conn, |conn| {
         let settings = load(conn, actor, pool_id)?;
         let mut errors = FieldErrors::default();
-        let Some(strategy) = Strategy::parse(strategy) else {
-            return Err(ServiceError::invalid("strategy", "Choose round robin, priority, weighted or least recently used."));
-        };
+        let strategy = Strategy::parse(strategy);
+        if strategy.is_none() {
+            errors.add("strategy", "Choose round robin, priority, weighted or least recently used.");
+        }
         let mut parsed = Vec::new();
         for member in &settings.members {
             let Some(input) = inputs.iter().find(|i| i.number_id == member.number_id) else { continue };
@@ -107,12 +108,12 @@ pub fn update(
                 }
                 Err(found) => {
                     for (field, message) in FieldErrors::from_validation(MEMBER_FIELDS, &found).all() {
-                        errors.add(field, format!("{}: {message}", member.display_phone_number));
+                        errors.add(format!("{field}_{}", member.number_id), format!("{}: {message}", member.display_phone_number));
                     }
                 }
             }
         }
-        errors.into_result()?;
+        let Some(strategy) = strategy.filter(|_| errors.is_empty()) else { return Err(ServiceError::Invalid(errors)) };
         store::set_pool_routing(conn, pool_id, strategy.as_str(), strict)?;
         for (number_id, priority, weight, regions, departments) in &parsed {
             store::set_member_routing(conn, pool_id, *number_id, *priority, *weight, regions, departments)?;

@@ -8,6 +8,13 @@ pub fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().get("HX-Request").is_some_and(|v| v == "true")
 }
 
+/// Whether to answer with the fragment htmx swaps in rather than the whole
+/// page: an htmx request, but neither a boosted link nor htmx restoring a
+/// page from history (Back to a URL it pushed), which needs the whole page.
+pub fn wants_fragment(req: &HttpRequest) -> bool {
+    is_htmx(req) && !req.headers().contains_key("HX-Boosted") && req.headers().get("HX-History-Restore-Request").is_none_or(|v| v != "true")
+}
+
 /// After a successful post: 303 for a plain form; for htmx a 200 with
 /// HX-Redirect, so the browser loads the page (and its flash) in full.
 pub fn see_other(req: &HttpRequest, location: &str) -> HttpResponse {

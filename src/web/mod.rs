@@ -5,6 +5,7 @@ pub mod api_reference;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod error_pages;
 pub mod form;
 pub mod health;
 pub mod htmx;

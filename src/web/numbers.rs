@@ -9,9 +9,9 @@ use super::form::{FormPost, trimmed};
 use super::layout::{Chrome, Nav};
 use super::session::{CurrentUser, FlashKind, set_flash};
 use super::{AppState, htmx, render};
-use crate::domain::MIN_ACTIVATED_NUMBERS;
+use crate::domain::{MIN_ACTIVATED_NUMBERS, ThroughputLevel};
 use crate::error::AppError;
-use crate::services::numbers::{self as service, LinkOutcome, NumberSwitch, NumbersPage, SyncOutcome};
+use crate::services::numbers::{self as service, Deactivation, LinkOutcome, NumberSwitch, NumbersPage, SyncOutcome};
 use crate::services::{FieldErrors, ServiceError};
 
 pub const NUMBERS: &str = "/channels/whatsapp/numbers";
@@ -39,6 +39,38 @@ struct LinkForm {
 impl NumbersIndex {
     fn is_enterprise_chosen(&self, id: &i64) -> bool {
         self.page.enterprise.as_ref().is_some_and(|e| e.id == *id)
+    }
+
+    /// Meta's messaging limit tier in words; the code itself otherwise.
+    fn limit_words(&self, tier: &str) -> String {
+        match tier {
+            "TIER_50" => "50 customers a day".into(),
+            "TIER_250" => "250 customers a day".into(),
+            "TIER_1K" => "1,000 customers a day".into(),
+            "TIER_2K" => "2,000 customers a day".into(),
+            "TIER_10K" => "10,000 customers a day".into(),
+            "TIER_100K" => "100,000 customers a day".into(),
+            "TIER_UNLIMITED" => "Unlimited customers".into(),
+            other => other.to_owned(),
+        }
+    }
+
+    /// Meta's throughput level in words; the code itself otherwise.
+    fn throughput_words(&self, level: &str) -> String {
+        match level {
+            "STANDARD" => format!("{} messages/s", ThroughputLevel::STANDARD_MESSAGES_PER_SECOND),
+            "HIGH" => "1,000 messages/s".into(),
+            other => other.to_owned(),
+        }
+    }
+
+    /// Meta's status of a number in words; the code itself otherwise.
+    fn meta_status_words(&self, status: &str) -> String {
+        let mut words = status.replace('_', " ").to_lowercase();
+        if let Some(first) = words.get(0..1) {
+            words = first.to_uppercase() + &words[1..];
+        }
+        words
     }
 }
 
@@ -210,6 +242,31 @@ pub async fn activate(
     form: FormPost,
 ) -> Result<HttpResponse, AppError> {
     set_status(req, state, user, &path, form, true).await
+}
+
+#[derive(Template)]
+#[template(path = "numbers/deactivate.html")]
+struct DeactivatePage {
+    chrome: Chrome,
+    number: Deactivation,
+    /// Where Cancel and the form lead back to.
+    back_to: String,
+    enterprise_id: Option<String>,
+}
+
+/// Asks before deactivating a number, naming the pool it leaves short.
+#[get("/channels/whatsapp/numbers/{id}/deactivate")]
+pub async fn confirm_deactivate(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<NumbersQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (number_id, actor) = (id_of(&path)?, user.actor.clone());
+    let number = state.run(move |conn| Ok(service::deactivation(conn, &actor, number_id)?)).await?;
+    let enterprise_id = query.into_inner().enterprise_id.filter(|_| user.actor.scope.is_aggregator());
+    let back_to = back(enterprise_id.as_deref(), user.actor.scope.is_aggregator());
+    render(StatusCode::OK, &DeactivatePage { chrome: Chrome::new(&user, Nav::Numbers, state.demo), number, back_to, enterprise_id })
 }
 
 #[post("/channels/whatsapp/numbers/{id}/deactivate")]

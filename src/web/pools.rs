@@ -262,7 +262,7 @@ struct PoolFormFragment {
 
 /// Renders the form: the fragment for htmx, the whole page otherwise.
 fn render_form(req: &HttpRequest, user: &CurrentUser, demo: bool, status: StatusCode, area: PoolFormArea) -> Result<HttpResponse, AppError> {
-    if htmx::is_htmx(req) && !req.headers().contains_key("HX-Boosted") {
+    if htmx::wants_fragment(req) {
         return render(status, &PoolFormFragment { area });
     }
     let title = if area.pool_id.is_some() { "Edit WABA Pool" } else { "Add WABA Pool" };
@@ -436,14 +436,26 @@ struct PoolDetailPage {
     chrome: Chrome,
     pool: PoolSummary,
     activity: service::PoolActivity,
+    routing: crate::services::routing_settings::RoutingSettings,
+}
+
+impl PoolDetailPage {
+    fn strategy(&self) -> &'static str {
+        super::routing::strategy_label(&self.routing.pool.strategy)
+    }
 }
 
 #[get("/channels/whatsapp/pools/{id}")]
 pub async fn show(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let id = pool_id(&path)?;
     let actor = user.actor.clone();
-    let (pool, activity) = state.run(move |conn| Ok((service::pool_detail(conn, &actor, id)?, service::pool_activity(conn, &actor, id)?))).await?;
-    ok(&PoolDetailPage { chrome: Chrome::new(&user, Nav::Pools, state.demo), pool, activity })
+    let (pool, activity, routing) = state
+        .run(move |conn| {
+            let routing = crate::services::routing_settings::load(conn, &actor, id.get())?;
+            Ok((service::pool_detail(conn, &actor, id)?, service::pool_activity(conn, &actor, id)?, routing))
+        })
+        .await?;
+    ok(&PoolDetailPage { chrome: Chrome::new(&user, Nav::Pools, state.demo), pool, activity, routing })
 }
 
 /// Escapes a value for a query string (used by templates).

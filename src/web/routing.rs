@@ -19,17 +19,47 @@ use crate::services::{FieldErrors, ServiceError};
 struct RoutingPage {
     chrome: Chrome,
     settings: RoutingSettings,
+    /// What the form shows: the saved settings, or the input sent back
+    /// with its errors.
+    strategy: String,
+    strict: bool,
+    members: Vec<MemberFields>,
     errors: FieldErrors,
+}
+
+/// One member's inputs as the form shows them.
+struct MemberFields {
+    number_id: i64,
+    display: String,
+    priority: String,
+    weight: String,
+    regions: String,
+    departments: String,
+}
+
+impl MemberFields {
+    /// The message for one of this member's inputs, shown beside it.
+    fn error<'a>(&self, errors: &'a FieldErrors, field: &str) -> Option<&'a str> {
+        errors.get(&format!("{field}_{}", self.number_id))
+    }
+}
+
+/// The strategies, as the form offers them.
+const STRATEGIES: [(&str, &str); 4] = [
+    ("round_robin", "Round robin: each member in turn"),
+    ("priority", "Priority: highest first, in turn among equals"),
+    ("weighted", "Weighted: in proportion to each member's weight"),
+    ("least_recently_used", "Least recently used"),
+];
+
+/// A saved strategy in words.
+pub fn strategy_label(value: &str) -> &'static str {
+    STRATEGIES.iter().find(|(v, _)| *v == value).map_or("Round robin: each member in turn", |(_, label)| label)
 }
 
 impl RoutingPage {
     fn strategies(&self) -> [(&'static str, &'static str); 4] {
-        [
-            ("round_robin", "Round robin: each member in turn"),
-            ("priority", "Priority: highest first, in turn among equals"),
-            ("weighted", "Weighted: in proportion to each member's weight"),
-            ("least_recently_used", "Least recently used"),
-        ]
+        STRATEGIES
     }
 }
 
@@ -75,15 +105,47 @@ fn pool_id(raw: &str) -> Result<i64, AppError> {
     raw.parse::<crate::domain::PoolId>().map(|id| id.get()).map_err(|_| AppError::NotFound)
 }
 
-async fn page(state: &AppState, user: &CurrentUser, id: i64, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+/// The page with the saved settings, or with `sent` and its errors.
+async fn page(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    sent: Option<(RoutingForm, FieldErrors)>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let actor = user.actor.clone();
     let settings = state.run(move |conn| Ok(service::load(conn, &actor, id)?)).await?;
-    render(status, &RoutingPage { chrome: Chrome::new(user, Nav::Pools, state.demo), settings, errors })
+    let mut members: Vec<MemberFields> = settings
+        .members
+        .iter()
+        .map(|m| MemberFields {
+            number_id: m.number_id,
+            display: m.display_phone_number.clone(),
+            priority: m.priority.to_string(),
+            weight: m.weight.to_string(),
+            regions: m.region_tags.clone(),
+            departments: m.department_tags.clone(),
+        })
+        .collect();
+    let (strategy, strict, errors) = match sent {
+        None => (settings.pool.strategy.clone(), settings.pool.strict_routing, FieldErrors::default()),
+        Some((form, errors)) => {
+            for input in form.members() {
+                if let Some(shown) = members.iter_mut().find(|m| m.number_id == input.number_id) {
+                    (shown.priority, shown.weight, shown.regions, shown.departments) =
+                        (input.priority, input.weight, input.regions, input.departments);
+                }
+            }
+            (form.strategy.clone(), form.is_strict(), errors)
+        }
+    };
+    let chrome = Chrome::new(user, Nav::Pools, state.demo);
+    render(status, &RoutingPage { chrome, settings, strategy, strict, members, errors })
 }
 
 #[get("/channels/whatsapp/pools/{id}/routing")]
 pub async fn show(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    page(&state, &user, pool_id(&path)?, FieldErrors::default(), StatusCode::OK).await
+    page(&state, &user, pool_id(&path)?, None, StatusCode::OK).await
 }
 
 #[post("/channels/whatsapp/pools/{id}/routing")]
@@ -96,14 +158,14 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     let id = pool_id(&path)?;
     let form = form.decode::<RoutingForm>()?.input;
-    let (strict, inputs, strategy) = (form.is_strict(), form.members(), form.strategy);
+    let (strict, inputs, strategy) = (form.is_strict(), form.members(), form.strategy.clone());
     let actor = user.actor.clone();
     match state.write(move |conn| Ok(service::update(conn, &actor, id, &strategy, strict, &inputs))).await? {
         Ok(()) => {
             set_flash(&user.session, FlashKind::Success, "Routing settings saved.");
             Ok(htmx::see_other(&req, &format!("/channels/whatsapp/pools/{id}")))
         }
-        Err(ServiceError::Invalid(errors)) => page(&state, &user, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(ServiceError::Invalid(errors)) => page(&state, &user, id, Some((form, errors)), StatusCode::UNPROCESSABLE_ENTITY).await,
         Err(other) => Err(other.into()),
     }
 }

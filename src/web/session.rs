@@ -25,6 +25,7 @@ const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 const SIGNED_IN_AT: &str = "since";
 const SEEN_AT: &str = "seen";
+const NEW_API_KEY: &str = "new_api_key";
 
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -106,6 +107,22 @@ pub fn take_flash(session: &Session) -> Option<Flash> {
         session.remove(FLASH);
     }
     flash
+}
+
+/// Keeps a new API key in the session (a private, encrypted cookie) until
+/// its creator says it is stored: the page after the redirect shows it, a
+/// refresh shows it again, and nothing creates a second key.
+pub fn keep_new_api_key(session: &Session, key: &str) {
+    let _ = session.insert(NEW_API_KEY, key);
+}
+
+/// The new API key waiting to be stored, if any.
+pub fn new_api_key(session: &Session) -> Option<String> {
+    session.get::<String>(NEW_API_KEY).ok().flatten()
+}
+
+pub fn forget_new_api_key(session: &Session) {
+    session.remove(NEW_API_KEY);
 }
 
 /// The signed-in user, checked against the database on every request so

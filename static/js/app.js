@@ -55,8 +55,42 @@
         updatePicker(picker);
       }
     }
-    if (target.matches && target.matches("select[data-autosubmit]") && !window.htmx && target.form) {
+    // A select htmx drives (hx-get) is left to htmx; any other submits its form.
+    if (target.matches && target.matches("select[data-autosubmit]") && !(window.htmx && target.hasAttribute("hx-get")) && target.form) {
       target.form.submit();
+    }
+  });
+
+  // Copy buttons: the text of the element named by data-copy goes to the
+  // clipboard, or is selected for Ctrl+C where the clipboard is not offered.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) {
+      return;
+    }
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) {
+      return;
+    }
+    var told = button.parentNode.querySelector("[data-copied]");
+    var tell = function (words) {
+      if (told) {
+        told.textContent = words;
+        told.hidden = false;
+      }
+    };
+    var select = function () {
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      tell("Selected: press Ctrl+C to copy.");
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () { tell("Copied."); }, select);
+    } else {
+      select();
     }
   });
 

@@ -133,6 +133,18 @@ impl TestApp {
     }
 
     /// Posts a form with the session's CSRF token added.
+    /// Creates an API key with this label as this signed-in super admin,
+    /// says it is stored, and returns it.
+    pub async fn create_api_key(&self, label: &str) -> String {
+        let response = self.post_form("/channels/whatsapp/api-keys", &[("label", label)]).await;
+        assert_eq!(response.status().as_u16(), 303, "a new key redirects to the keys page");
+        let page = self.get_html("/channels/whatsapp/api-keys").await;
+        let shown = crate::helpers::texts(&page, "code#new-key");
+        assert_eq!(shown.len(), 1, "the new key is shown until it is stored");
+        assert_eq!(self.post_form("/channels/whatsapp/api-keys/stored", &[]).await.status().as_u16(), 303);
+        shown[0].clone()
+    }
+
     pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
         let token = self.csrf_token().await;
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
@@ -143,6 +155,15 @@ impl TestApp {
     /// Signs in as a demo user and asserts it worked.
     pub async fn login(&self, email: &str) {
         sign_in(&self.client, &self.address, email).await;
+    }
+
+    /// Signs in as a demo user through the form and returns where the
+    /// portal sends them.
+    pub async fn login_landing(&self, email: &str) -> String {
+        let token = csrf_of(&self.get_html("/login").await);
+        let response = self.post_raw("/login", &[("csrf_token", token.as_str()), ("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(response.status().as_u16(), 303, "sign-in of {email} should succeed");
+        response.headers()["location"].to_str().unwrap().to_owned()
     }
 
     /// Everything a pool request could change, as text: compared before and

@@ -146,6 +146,22 @@ async fn choosing_an_enterprise_by_htmx_returns_only_its_numbers_fragment() {
 }
 
 #[tokio::test]
+async fn htmx_restoring_a_pushed_url_from_history_gets_the_whole_page() {
+    let app = spawn_app().await;
+    app.login("admin@northwind.example").await;
+    let acme = app.enterprise_id("Acme Retail").await;
+    let restore = [("HX-Request", "true"), ("HX-History-Restore-Request", "true")];
+
+    let response = app.get_with_headers(&format!("{LISTING}/new?enterprise_id={acme}"), &restore).await;
+
+    assert_eq!(status(&response), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.to_lowercase().contains("<html"), "Back to the pushed URL shows the whole page");
+    assert_eq!(texts(&page, "select#enterprise_id option[selected]"), vec!["Acme Retail"], "with the picker and the choice");
+    assert_eq!(texts(&page, "fieldset.number-group legend"), vec!["Acme Retail"]);
+}
+
+#[tokio::test]
 async fn a_boosted_htmx_request_gets_the_whole_page() {
     let app = spawn_app().await;
     app.login("admin@acme.example").await;

@@ -21,6 +21,7 @@ mod metrics;
 mod numbers;
 mod pool_rules;
 mod pools;
+mod portal_polish;
 mod readiness;
 mod roles;
 mod routing;

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::json;
 use wabapool::db::schema::{audit_entries, numbers, waba_links, wabas};
 
-use crate::helpers::{LISTING, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{LISTING, NUMBERS, TestApp, attrs, spawn_app, spawn_app_with, texts};
 
 const TOKEN: &str = "EAAGsandboxFreshToken0123456789";
 
@@ -180,6 +180,35 @@ async fn a_deactivated_number_keeps_its_pool_membership_and_the_listing_shows_it
     assert!(listing.contains("Deactivated"));
     let actions: Vec<String> = app.with_db(|c| audit_entries::table.select(audit_entries::action).load(c).unwrap()).await;
     assert!(actions.contains(&"number.deactivate".to_owned()));
+}
+
+#[tokio::test]
+async fn deactivating_a_pooled_number_asks_first_naming_the_pool_and_what_it_keeps() {
+    let app = spawn_app().await;
+    app.login("admin@acme.example").await;
+    let member = app.number_id("+1 555-010-0101").await;
+    let loose = app.number_id("+44 7700 900101").await;
+    let before = app.snapshot().await;
+
+    let numbers = app.get_html(NUMBERS).await;
+    let asks: Vec<String> = attrs(&numbers, "form[method=get][action$='/deactivate']", "action");
+    assert_eq!(
+        asks,
+        vec![
+            format!("/channels/whatsapp/numbers/{member}/deactivate"),
+            format!("/channels/whatsapp/numbers/{}/deactivate", app.number_id("+1 555-010-0102").await)
+        ]
+    );
+    assert!(
+        attrs(&numbers, "form[method=post]", "action").contains(&format!("/channels/whatsapp/numbers/{loose}/deactivate")),
+        "a number in no pool is switched at once"
+    );
+
+    let page = app.get_html(&format!("/channels/whatsapp/numbers/{member}/deactivate")).await;
+    let question = texts(&page, "main").join(" ");
+    assert!(question.contains("Acme Support will have 1 activated number"), "{question}");
+    assert_eq!(attrs(&page, "main form[method=post]", "action"), vec![format!("/channels/whatsapp/numbers/{member}/deactivate")]);
+    assert_eq!(app.snapshot().await, before, "asking changes nothing");
 }
 
 #[tokio::test]

@@ -584,6 +584,12 @@ async fn deactivating_a_pool_keeps_it_listed_with_an_activate_switch() {
     assert_eq!(texts(&listing, "tbody td[data-label='Pool name']"), vec!["Acme Support"]);
     assert_eq!(attrs(&listing, "button[aria-label='Activate Acme Support']", "aria-checked"), vec!["false"]);
     assert!(texts(&listing, ".flash").iter().any(|f| f.contains("was deactivated")));
+    // Its health reads as inactive, not as numbers in rotation.
+    let health = texts(&listing, "tbody td[data-label='Health'] .badge");
+    assert_eq!(health, vec!["Inactive"]);
+    let page = app.get_html(&format!("{LISTING}/{id}")).await;
+    let subtitle = texts(&page, ".page-subtitle").join(" ");
+    assert!(subtitle.contains("sends nothing until it is activated") && !subtitle.contains("in rotation"), "{subtitle}");
 }
 
 #[tokio::test]

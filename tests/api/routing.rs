@@ -6,17 +6,12 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use wabapool::db::schema::{messages, pool_members, pools};
 
-use crate::helpers::{TestApp, spawn_app, texts};
+use crate::helpers::{TestApp, attrs, spawn_app, texts};
 
 impl TestApp {
     /// Creates an API key as Acme's super admin and returns it.
     async fn acme_api_key(&self) -> String {
-        let admin = self.new_client_logged_in("super@acme.example").await;
-        let response = admin.post_form("/channels/whatsapp/api-keys", &[("label", "Order service")]).await;
-        assert_eq!(response.status().as_u16(), 201);
-        let page = response.text().await.unwrap();
-        let start = page.find("wbp_").expect("the new key is shown once");
-        page[start..start + 44].to_owned()
+        self.new_client_logged_in("super@acme.example").await.create_api_key("Order service").await
     }
 
     async fn send(&self, key: &str, pool: i64, body: Value, idempotency: Option<&str>) -> (u16, Value) {
@@ -413,6 +408,9 @@ async fn a_revoked_key_gets_401() {
     let admin = app.new_client_logged_in("super@acme.example").await;
     let id: i64 = app.with_db(|c| wabapool::db::schema::api_keys::table.select(wabapool::db::schema::api_keys::id).first(c).unwrap()).await;
 
+    let asked = admin.get_html(&format!("/channels/whatsapp/api-keys/{id}/revoke")).await;
+    assert!(texts(&asked, "main").join(" ").contains("cannot be undone"), "revoking asks first");
+    assert_eq!(app.send(&key, pool, template("447700900090"), None).await.0, 201, "asking revokes nothing");
     assert_eq!(admin.post_form(&format!("/channels/whatsapp/api-keys/{id}/revoke"), &[]).await.status().as_u16(), 303);
 
     assert_eq!(app.send(&key, pool, template("447700900091"), None).await.0, 401);
@@ -450,19 +448,12 @@ impl TestApp {
         for (display, ..) in members {
             ids.push(self.number_id(display).await.to_string());
         }
-        let mut fields: Vec<(String, String)> = vec![("strategy".into(), strategy.into())];
-        if strict {
-            fields.push(("strict".into(), "on".into()));
-        }
-        for ((_, priority, weight, regions, departments), id) in members.iter().zip(&ids) {
-            fields.push(("member".into(), id.clone()));
-            fields.push((format!("priority_{id}"), (*priority).into()));
-            fields.push((format!("weight_{id}"), (*weight).into()));
-            fields.push((format!("regions_{id}"), (*regions).into()));
-            fields.push((format!("departments_{id}"), (*departments).into()));
-        }
-        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        admin.post_form(&format!("/channels/whatsapp/pools/{pool}/routing"), &pairs).await.status().as_u16()
+        let members: Vec<(&str, [&str; 4])> = ids
+            .iter()
+            .zip(members)
+            .map(|(id, (_, priority, weight, regions, departments))| (id.as_str(), [*priority, *weight, *regions, *departments]))
+            .collect();
+        post_routing(&admin, pool, strategy, strict, &members).await.status().as_u16()
     }
 }
 
@@ -616,29 +607,32 @@ async fn simultaneous_sends_to_many_recipients_use_every_member_and_leave_a_vali
     assert_eq!(logged, 16);
 }
 
+/// Posts the routing form: a strategy, strict tags or not, and each
+/// member's priority, weight, regions and departments.
+async fn post_routing(admin: &TestApp, pool: i64, strategy: &str, strict: bool, members: &[(&str, [&str; 4])]) -> reqwest::Response {
+    let mut pairs = vec![("strategy".to_owned(), strategy.to_owned())];
+    if strict {
+        pairs.push(("strict".to_owned(), "on".to_owned()));
+    }
+    for (id, values) in members {
+        pairs.push(("member".to_owned(), (*id).to_owned()));
+        for (name, value) in ["priority", "weight", "regions", "departments"].iter().zip(values) {
+            pairs.push((format!("{name}_{id}"), (*value).to_owned()));
+        }
+    }
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    admin.post_form(&format!("/channels/whatsapp/pools/{pool}/routing"), &borrowed).await
+}
+
 #[tokio::test]
 async fn settings_out_of_range_are_named_by_number_and_nothing_is_saved() {
     let app = spawn_app().await;
     let pool = app.pool_id("Acme Support").await;
     let (first, second) = (app.number_id("+1 555-010-0101").await.to_string(), app.number_id("+1 555-010-0102").await.to_string());
     let admin = app.new_client_logged_in("admin@acme.example").await;
-    let (p1, w1, r1, d1) = (format!("priority_{first}"), format!("weight_{first}"), format!("regions_{first}"), format!("departments_{first}"));
-    let (p2, w2, r2, d2) = (format!("priority_{second}"), format!("weight_{second}"), format!("regions_{second}"), format!("departments_{second}"));
-    let pairs = [
-        ("strategy", "priority"),
-        ("member", first.as_str()),
-        (p1.as_str(), "0"),
-        (w1.as_str(), "abc"),
-        (r1.as_str(), "UK"),
-        (d1.as_str(), "<b>"),
-        ("member", second.as_str()),
-        (p2.as_str(), "50"),
-        (w2.as_str(), "1001"),
-        (r2.as_str(), "44"),
-        (d2.as_str(), "sales"),
-    ];
+    let members = [(first.as_str(), ["0", "abc", "UK", "<b>"]), (second.as_str(), ["50", "1001", "44", "sales"])];
 
-    let response = admin.post_form(&format!("/channels/whatsapp/pools/{pool}/routing"), &pairs).await;
+    let response = post_routing(&admin, pool, "priority", false, &members).await;
 
     assert_eq!(response.status().as_u16(), 422);
     let page = response.text().await.unwrap();
@@ -653,6 +647,34 @@ async fn settings_out_of_range_are_named_by_number_and_nothing_is_saved() {
         ]
     );
     assert!(app.audit_entries("pool.routing_update").await.is_empty(), "nothing saved");
+    // Each message stands beside its field, and the input is kept.
+    assert_eq!(texts(&page, &format!("#priority_{first}-error")), vec!["+1 555-010-0101: priority is a whole number from 1 to 100."]);
+    assert_eq!(texts(&page, &format!("#weight_{second}-error")), vec!["+1 555-010-0102: weight is a whole number from 1 to 1,000."]);
+    assert!(texts(&page, &format!("#priority_{second}-error")).is_empty());
+    assert_eq!(attrs(&page, "input[name=strategy][checked]", "value"), vec!["priority"]);
+    assert_eq!(attrs(&page, &format!("#weight_{first}"), "value"), vec!["abc"]);
+    assert_eq!(attrs(&page, &format!("#regions_{first}"), "value"), vec!["UK"]);
+    assert_eq!(attrs(&page, &format!("#weight_{second}"), "value"), vec!["1001"]);
+    assert_eq!(attrs(&page, ".error-summary a", "href")[0], format!("#priority_{first}"));
+}
+
+#[tokio::test]
+async fn the_pool_page_shows_the_saved_routing() {
+    let app = spawn_app().await;
+    let pool = app.pool_id("Acme Support").await;
+    let first = app.number_id("+1 555-010-0101").await.to_string();
+    let second = app.number_id("+1 555-010-0102").await.to_string();
+    let admin = app.new_client_logged_in("admin@acme.example").await;
+    let members = [(first.as_str(), ["10", "300", "44", "sales"]), (second.as_str(), ["20", "100", "", ""])];
+    assert_eq!(post_routing(&admin, pool, "weighted", false, &members).await.status().as_u16(), 303);
+
+    let page = admin.get_html(&format!("/channels/whatsapp/pools/{pool}")).await;
+
+    let routing = texts(&page, "section[aria-labelledby=routing-title] p").join(" ");
+    assert!(routing.starts_with("Weighted: in proportion to each member's weight"), "{routing}");
+    assert_eq!(texts(&page, ".routing-table td[data-label=Weight]"), vec!["300", "100"]);
+    assert_eq!(texts(&page, ".routing-table td[data-label=Regions]"), vec!["44", "any"]);
+    assert_eq!(texts(&page, ".routing-table td[data-label=Departments]"), vec!["sales", "any"]);
 }
 
 #[tokio::test]
@@ -733,4 +755,41 @@ async fn the_portal_shows_the_api_reference_to_a_signed_in_user() {
         assert!(page.contains(expected), "the page lacks {expected}");
     }
     assert!(!page.contains("cdn") && !page.contains("https://unpkg"), "served from our own assets");
+}
+
+#[tokio::test]
+async fn a_new_key_survives_a_refresh_without_a_second_key_until_it_is_stored() {
+    let app = spawn_app().await;
+    let admin = app.new_client_logged_in("super@acme.example").await;
+    let keys = || app.with_db(|c| wabapool::db::schema::api_keys::table.count().get_result::<i64>(c).unwrap());
+
+    let response = admin.post_form("/channels/whatsapp/api-keys", &[("label", "Billing")]).await;
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(response.headers()["location"], "/channels/whatsapp/api-keys");
+    let first = texts(&admin.get_html("/channels/whatsapp/api-keys").await, "code#new-key");
+    let refreshed = texts(&admin.get_html("/channels/whatsapp/api-keys").await, "code#new-key");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first, refreshed, "a refresh shows the same key");
+    assert_eq!(keys().await, 1, "and creates none");
+
+    assert_eq!(admin.post_form("/channels/whatsapp/api-keys/stored", &[]).await.status().as_u16(), 303);
+    let page = admin.get_html("/channels/whatsapp/api-keys").await;
+    assert!(texts(&page, "code#new-key").is_empty() && !page.contains(&first[0]), "once stored it is never shown again");
+    assert!(texts(&page, "tbody td[data-label='Label']").contains(&"Billing".to_owned()));
+}
+
+#[tokio::test]
+async fn a_label_in_use_by_a_key_of_the_enterprise_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.new_client_logged_in("super@acme.example").await;
+    admin.create_api_key("Billing").await;
+
+    let response = admin.post_form("/channels/whatsapp/api-keys", &[("label", "Billing")]).await;
+
+    assert_eq!(response.status().as_u16(), 422);
+    let page = response.text().await.unwrap();
+    let error = texts(&page, "#label-error").join(" ");
+    assert!(error.contains("already has a key labelled"), "{error}");
+    let count: i64 = app.with_db(|c| wabapool::db::schema::api_keys::table.count().get_result(c).unwrap()).await;
+    assert_eq!(count, 1);
 }

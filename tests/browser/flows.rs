@@ -318,3 +318,44 @@ async fn globex_admin_sees_why_no_pool_can_be_added() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_aggregator_switches_enterprise_on_the_numbers_page_by_choosing_it() {
+    browser_test("an_aggregator_switches_enterprise_on_the_numbers_page_by_choosing_it", |b| async move {
+        b.login("admin@northwind.example").await;
+        b.goto(NUMBERS).await;
+        assert!(!b.find("form.filters button[type=submit]").await.is_displayed().await.unwrap(), "with JavaScript the Show button is hidden");
+
+        b.find("#enterprise_id").await.select_by_label("Initech Bank").await.unwrap();
+
+        let initech = b.app.enterprise_id("Initech Bank").await;
+        b.wait_for_path(&format!("{NUMBERS}?enterprise_id={initech}")).await;
+        b.wait_for_text("+1 555-030-0301").await;
+        assert!(b.page_text().await.contains("Initech Retail Banking"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn back_after_choosing_an_enterprise_on_add_pool_shows_the_whole_page() {
+    browser_test("back_after_choosing_an_enterprise_on_add_pool_shows_the_whole_page", |b| async move {
+        b.login("admin@northwind.example").await;
+        b.goto(LISTING).await;
+        open_add_page(&b).await;
+        b.find("#enterprise_id").await.select_by_label("Acme Retail").await.unwrap();
+        b.number_box("+44 7700 900101").await;
+        b.find("#enterprise_id").await.select_by_label("Initech Bank").await.unwrap();
+        b.number_box("+1 555-030-0301").await;
+
+        // htmx keeps no copies of pages (historyCacheSize 0): Back asks the server.
+        b.js("history.back(); return null;").await;
+
+        b.number_box("+44 7700 900101").await;
+        let acme = b.app.enterprise_id("Acme Retail").await;
+        b.wait_for_path(&format!("{ADD_POOL}?enterprise_id={acme}")).await;
+        assert_eq!(b.js("return document.querySelectorAll('header.app-header').length").await, json!(1), "one header, the page's own");
+        assert_eq!(b.js("return document.querySelectorAll('nav.side-nav').length").await, json!(1), "and its menu");
+        assert!(b.exists("select#enterprise_id").await, "and its enterprise picker");
+    })
+    .await;
+}

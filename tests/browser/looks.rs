@@ -156,3 +156,57 @@ async fn status_and_quality_badges_carry_words_as_well_as_colour() {
     })
     .await;
 }
+
+/// The words of table cells that the layout broke across lines, each with
+/// its page; the values a page lets wrap anywhere (`.wraps-anywhere`)
+/// excepted.
+async fn words_broken_in_tables(b: &Browser) -> Json {
+    let script = r#"
+        const broken = [];
+        for (const cell of document.querySelectorAll('table td, table th')) {
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                if (node.parentElement.closest('.wraps-anywhere, .visually-hidden')) continue;
+                for (const word of node.data.matchAll(/\S+/g)) {
+                    const range = document.createRange();
+                    range.setStart(node, word.index);
+                    range.setEnd(node, word.index + word[0].length);
+                    const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+                    if (lines.size > 1) broken.push(word[0]);
+                }
+            }
+        }
+        return broken;
+    "#;
+    b.js(script).await
+}
+
+#[tokio::test]
+async fn no_table_breaks_a_word_at_1280_pixels_wide() {
+    const TEST: &str = "no_table_breaks_a_word_at_1280_pixels_wide";
+    browser_test(TEST, |b| async move {
+        b.set_viewport_width(DESKTOP.0, DESKTOP.1).await;
+        let initech = b.app.enterprise_id("Initech Bank").await;
+        let initech_numbers = format!("{NUMBERS}?enterprise_id={initech}");
+        for (who, user, numbers) in
+            [("enterprise", "super@acme.example", NUMBERS), ("aggregator", "super@northwind.example", initech_numbers.as_str())]
+        {
+            b.login(user).await;
+            for (path, screen) in [
+                (LISTING, "listing"),
+                (numbers, "numbers"),
+                ("/audit", "audit_log"),
+                ("/settings/users", "users"),
+                ("/channels/whatsapp/api-keys", "api_keys"),
+            ] {
+                b.goto(path).await;
+                b.wait_for_load().await;
+                b.screenshot(&format!("{TEST}__{who}_{screen}")).await;
+                let broken = words_broken_in_tables(&b).await;
+                assert_eq!(broken, json!([]), "{user}: {path} breaks these words across lines at {} px", DESKTOP.0);
+            }
+            b.sign_out().await;
+        }
+    })
+    .await;
+}
