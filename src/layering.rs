@@ -54,25 +54,45 @@ fn top_folder(src: &Path, file: &Path) -> String {
     first.trim_end_matches(".rs").to_owned()
 }
 
-#[test]
-fn no_module_names_a_layer_it_must_not_use() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// Each file under `src` that names a layer its folder must not use.
+fn offenders(src: &Path) -> Vec<String> {
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    rust_files(src, &mut files);
     let mut offenders = Vec::new();
     for file in &files {
-        let layer = top_folder(&src, file);
+        let layer = top_folder(src, file);
         let Some((_, forbidden)) = FORBIDDEN.iter().find(|(name, _)| *name == layer) else { continue };
         let text = std::fs::read_to_string(file).unwrap();
         for module in named_modules(&text) {
             if forbidden.contains(&module.as_str()) {
-                offenders.push(format!("{} names crate::{module}", file.strip_prefix(&src).unwrap().display()));
+                offenders.push(format!("{} names crate::{module}", file.strip_prefix(src).unwrap().display()));
             }
         }
     }
     offenders.sort();
     offenders.dedup();
+    offenders
+}
+
+#[test]
+fn no_module_names_a_layer_it_must_not_use() {
+    let offenders = offenders(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     assert!(offenders.is_empty(), "imports across the layers of docs/ARCHITECTURE.md:\n{}", offenders.join("\n"));
+}
+
+#[test]
+fn a_planted_forbidden_import_is_caught() {
+    let tree = tempfile::tempdir().unwrap();
+    let plant = |path: &str, text: &str| {
+        let file = tree.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    };
+    plant("web/users.rs", "use crate::services::users;\nuse crate::store::users::UserRow;\n");
+    plant("db/writer.rs", "use crate::error::AppError;\n");
+    plant("services/pools.rs", "// crate::web is only named in a comment\nuse crate::store::pools;\n");
+
+    assert_eq!(offenders(tree.path()), vec!["db/writer.rs names crate::error", "web/users.rs names crate::store"]);
 }
 
 #[test]
