@@ -174,9 +174,6 @@ impl PoolForm {
     }
 }
 
-/// What the page says when someone else changed the pool first (R9).
-const CHANGED_ELSEWHERE: &str = "Someone else changed this pool while you were editing. Its current state is shown below; nothing of yours was saved. Make your changes again and press Update.";
-
 /// The part of the Add and Edit pages that htmx swaps: the form, or the
 /// empty state that explains why no pool can be added yet.
 pub struct PoolFormArea {
@@ -188,8 +185,43 @@ pub struct PoolFormArea {
     pub name: String,
     pub selected: Vec<i64>,
     pub errors: FieldErrors,
-    pub conflict: Option<String>,
+    pub conflict: Option<Conflict>,
     pub is_aggregator: bool,
+}
+
+/// A stale edit: the pool as it is now beside the change that was sent,
+/// and who changed the pool last, when.
+pub struct Conflict {
+    pub changed_by: String,
+    pub changed_at: String,
+    pub now_name: String,
+    pub now_numbers: Vec<String>,
+    pub sent_name: String,
+    pub sent_numbers: Vec<String>,
+}
+
+impl Conflict {
+    fn new(area: &PoolFormArea, sent: &PoolForm, last_change: Option<(Option<String>, chrono::NaiveDateTime)>) -> Self {
+        let display = |ids: &[i64]| -> Vec<String> {
+            let choices = area.ctx.groups.iter().flat_map(|g| &g.numbers);
+            let mut shown: Vec<String> = choices.filter(|n| ids.contains(&n.id)).map(|n| n.display.clone()).collect();
+            shown.sort();
+            shown
+        };
+        let sent_ids: Vec<i64> = sent.phone_number_ids.iter().filter_map(|v| v.trim().parse().ok()).collect();
+        let (changed_by, changed_at) = match last_change {
+            Some((by, at)) => (by.unwrap_or_else(|| "wabapool itself".into()), at.format("%Y-%m-%d %H:%M UTC").to_string()),
+            None => ("someone".into(), "a moment ago".into()),
+        };
+        Self {
+            changed_by,
+            changed_at,
+            now_name: area.name.clone(),
+            now_numbers: display(&area.selected),
+            sent_name: sent.name.trim().to_owned(),
+            sent_numbers: display(&sent_ids),
+        }
+    }
 }
 
 impl PoolFormArea {
@@ -354,11 +386,12 @@ pub async fn update(
     };
     let actor = user.actor.clone();
     let ctx = state.run(move |conn| Ok(service::edit_pool_context(conn, &actor, id)?)).await?;
+    let last_change = ctx.last_change.clone();
     let mut area = edit_area(&user, ctx);
     match errors {
         // The user's input beside the errors, at the version they loaded.
         Some(errors) => area.keep_typed(form, errors),
-        None => area.conflict = Some(CHANGED_ELSEWHERE.to_owned()),
+        None => area.conflict = Some(Conflict::new(&area, &form, last_change)),
     }
     render_form(&req, &user, state.demo, status, area)
 }

@@ -678,6 +678,10 @@ async fn a_stale_edit_is_refused_with_the_current_state_and_overwrites_nothing()
     assert_eq!(status(&response), 409);
     let page = response.text().await.unwrap();
     assert_eq!(texts(&page, "#form-errors h2"), vec!["This pool changed meanwhile"]);
+    let said = texts(&page, "#form-errors p").join(" ");
+    assert!(said.starts_with("super@acme.example changed it at "), "who changed it, and when: {said}");
+    assert_eq!(texts(&page, ".conflict-table td[data-label=Now]"), vec!["Acme Care", "+1 555-010-0101, +1 555-010-0102, +44 7700 900101"]);
+    assert_eq!(texts(&page, ".conflict-table td[data-label='Your change']"), vec!["Acme Mine", "+1 555-010-0101"]);
     assert_eq!(attrs(&page, "input#name", "value"), vec!["Acme Care"], "the current name is shown");
     assert_eq!(attrs(&page, "input[name=phone_number_ids][checked]", "value").len(), 3, "the current numbers are shown");
     let current = app.pool_state(id).await;

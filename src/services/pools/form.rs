@@ -7,6 +7,7 @@ use crate::domain::pool::too_few_activated_numbers;
 use crate::domain::{NumberStatus, PoolId, QualityRating};
 use crate::services::access::{chosen_enterprise, enterprises_in_scope, require_channel_admin};
 use crate::services::{Actor, ServiceError};
+use crate::store::audit;
 use crate::store::numbers::{self, NumberChoiceRow};
 use crate::store::orgs::EnterpriseRow;
 use crate::store::pools::{self, PoolRow};
@@ -87,6 +88,8 @@ pub struct EditPoolContext {
     pub pool: PoolRow,
     pub member_ids: Vec<i64>,
     pub form: PoolFormContext,
+    /// The newest recorded change of the pool: who (none for the system) and when.
+    pub last_change: Option<(Option<String>, chrono::NaiveDateTime)>,
 }
 
 pub fn edit_pool_context(conn: &mut DbConnection, actor: &Actor, id: PoolId) -> Result<EditPoolContext, ServiceError> {
@@ -94,5 +97,6 @@ pub fn edit_pool_context(conn: &mut DbConnection, actor: &Actor, id: PoolId) -> 
     let (pool, enterprise) = pool_in_scope(conn, actor, id)?;
     let member_ids = pools::member_slots(conn, pool.id)?.into_iter().map(|m| m.number_id).collect();
     let form = form_context(conn, actor, Some(enterprise), Some(&pool))?;
-    Ok(EditPoolContext { pool, member_ids, form })
+    let last_change = audit::last_about(conn, "pool", &pool.id.to_string())?;
+    Ok(EditPoolContext { pool, member_ids, form, last_change })
 }
