@@ -10,8 +10,10 @@ use crate::services::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// No session, or one that ended: to the sign-in page, then back to
+    /// `next`. An htmx request (`htmx`) is sent there as a whole page.
     #[error("not signed in")]
-    SignedOut { next: String },
+    SignedOut { next: String, htmx: bool },
     #[error("not found")]
     NotFound,
     #[error("forbidden")]
@@ -83,12 +85,14 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::SignedOut { next } => {
+            Self::SignedOut { next, htmx } => {
                 let location = format!("/login?next={}", urlencode(next));
-                return HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, location.clone()))
-                    .insert_header(("HX-Redirect", location))
-                    .finish();
+                // htmx would follow a 303 inside its request and swap the
+                // sign-in page into the form; HX-Redirect loads it whole.
+                if *htmx {
+                    return HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish();
+                }
+                return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
             }
             Self::Unavailable(cause) | Self::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed: {self}");

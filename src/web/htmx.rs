@@ -15,6 +15,15 @@ pub fn wants_fragment(req: &HttpRequest) -> bool {
     is_htmx(req) && !req.headers().contains_key("HX-Boosted") && req.headers().get("HX-History-Restore-Request").is_none_or(|v| v != "true")
 }
 
+/// The page a request was sent from, as a path with its query: htmx's
+/// HX-Current-URL, else the Referer, when either names this host.
+pub fn page_of(req: &HttpRequest) -> Option<String> {
+    let host = req.headers().get(header::HOST)?.to_str().ok()?;
+    let url = req.headers().get("HX-Current-URL").or_else(|| req.headers().get(header::REFERER))?.to_str().ok()?;
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"))?.strip_prefix(host)?;
+    rest.starts_with('/').then(|| rest.to_owned())
+}
+
 /// After a successful post: 303 for a plain form; for htmx a 200 with
 /// HX-Redirect, so the browser loads the page (and its flash) in full.
 pub fn see_other(req: &HttpRequest, location: &str) -> HttpResponse {

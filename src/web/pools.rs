@@ -455,10 +455,7 @@ pub async fn activate(
 
 /// Back to the listing page the toggle was used on, when the Referer is ours.
 fn back_to_listing(req: &HttpRequest) -> String {
-    let referer = req.headers().get("Referer").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let path = referer.find(LISTING).map(|i| &referer[i..]).unwrap_or(LISTING);
-    let host_matches = req.headers().get("Host").and_then(|h| h.to_str().ok()).is_some_and(|host| referer.contains(&format!("//{host}{LISTING}")));
-    if host_matches && (path == LISTING || path.starts_with(&format!("{LISTING}?"))) { path.to_owned() } else { LISTING.to_owned() }
+    htmx::page_of(req).filter(|page| page == LISTING || page.starts_with(&format!("{LISTING}?"))).unwrap_or_else(|| LISTING.to_owned())
 }
 
 // ------------------------------------------------------------- detail

@@ -151,6 +151,7 @@ pub struct SignedInSession {
     claims: SessionClaims,
     session: Session,
     next: String,
+    htmx: bool,
 }
 
 /// The part of a [`SignedInSession`] that crosses into the blocking pool,
@@ -212,18 +213,21 @@ impl SignedInSession {
     /// [`SessionClaims::load`] found no such user: the session ends here.
     pub fn sign_out(self) -> AppError {
         self.session.purge();
-        AppError::SignedOut { next: self.next }
+        AppError::SignedOut { next: self.next, htmx: self.htmx }
     }
 
     fn from_cookie(req: &HttpRequest) -> Result<Self, AppError> {
         let session = req.get_session();
         let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?;
-        let next = match req.query_string() {
+        let asked = match req.query_string() {
             "" => req.path().to_owned(),
             q => format!("{}?{}", req.path(), q),
         };
+        // After signing in again, back to the page: a form's post is not one.
+        let next = if req.method() == actix_web::http::Method::GET { asked } else { super::htmx::page_of(req).unwrap_or(asked) };
+        let htmx = super::htmx::is_htmx(req);
         let (Some(user_id), Some(id)) = (session.get::<i64>(USER_ID).ok().flatten(), session_id(&session)) else {
-            return Err(AppError::SignedOut { next });
+            return Err(AppError::SignedOut { next, htmx });
         };
         let epoch = session.get::<i64>(EPOCH).ok().flatten().unwrap_or(-1);
         let now = unix_now();
@@ -232,7 +236,7 @@ impl SignedInSession {
         let policy = state.sessions;
         if now - since > policy.absolute.as_secs() as i64 || now - seen > policy.idle.as_secs() as i64 {
             session.purge();
-            return Err(AppError::SignedOut { next });
+            return Err(AppError::SignedOut { next, htmx });
         }
         // Refreshed as often as the session's row (about once a minute),
         // not on every request.
@@ -241,7 +245,7 @@ impl SignedInSession {
         }
         let client_ip = super::client_ip(req, &state.trusted_proxies);
         let key = SessionKey { id, user_id, epoch };
-        Ok(Self { claims: SessionClaims { key, policy, client_ip, kept: state.signed_in.clone() }, session, next })
+        Ok(Self { claims: SessionClaims { key, policy, client_ip, kept: state.signed_in.clone() }, session, next, htmx })
     }
 }
 

@@ -291,6 +291,19 @@ impl TestApp {
         request.send().await.expect("GET sent")
     }
 
+    /// Posts url-encoded pairs as they are, with extra headers.
+    pub async fn post_form_raw_with_headers(&self, path: &str, pairs: &[(&str, &str)], headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(pairs).unwrap());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("POST sent")
+    }
+
     /// Posts url-encoded pairs with the session's CSRF token and extra headers.
     pub async fn post_form_with_headers(&self, path: &str, pairs: &[(&str, &str)], headers: &[(&str, &str)]) -> reqwest::Response {
         let token = self.csrf_token().await;

@@ -178,8 +178,37 @@ async fn a_signed_out_htmx_request_is_sent_to_login() {
 
     let response = app.get_with_headers(&format!("{LISTING}/new"), HTMX).await;
 
-    assert_eq!(status(&response), 303);
+    // A 303 would be followed inside htmx's request and the sign-in page
+    // swapped into the form: HX-Redirect loads it as a whole page.
+    assert_eq!(status(&response), 200);
     assert_eq!(response.headers()["hx-redirect"], "/login?next=%2Fchannels%2Fwhatsapp%2Fpools%2Fnew");
+    assert!(response.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn a_form_sent_after_the_session_ended_returns_to_its_page_after_sign_in() {
+    let app = spawn_app().await;
+    app.login("admin@acme.example").await;
+    let id = app.pool_id("Acme Support").await;
+    let edit_page = format!("{LISTING}/{id}/edit");
+    let token = app.csrf_token().await;
+    app.new_client_logged_in("admin@acme.example").await.post_form("/logout/everywhere", &[]).await;
+    let before = app.snapshot().await;
+    let origin = app.url("");
+    let page_url = format!("{}{edit_page}", origin.trim_end_matches('/'));
+    let sent = [("csrf_token", token.as_str()), ("name", "Renamed"), ("version", "1")];
+
+    // htmx: sent to the sign-in page as a whole page, then back to the edit page.
+    let htmx = app.post_form_raw_with_headers(&format!("{LISTING}/{id}"), &sent, &[("HX-Request", "true"), ("HX-Current-URL", &page_url)]).await;
+    assert_eq!(status(&htmx), 200);
+    assert_eq!(htmx.headers()["hx-redirect"], format!("/login?next={}", edit_page.replace('/', "%2F")));
+    assert!(htmx.text().await.unwrap().is_empty(), "nothing for htmx to swap into the form");
+
+    // A plain form: a 303 to the sign-in page, back to the page it was on.
+    let plain = app.post_form_raw_with_headers(&format!("{LISTING}/{id}"), &sent, &[("Referer", &page_url)]).await;
+    assert_eq!(status(&plain), 303);
+    assert_eq!(plain.headers()["location"], format!("/login?next={}", edit_page.replace('/', "%2F")).as_str());
+    assert_eq!(app.snapshot().await, before, "nothing was saved");
 }
 
 #[tokio::test]
