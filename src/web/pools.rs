@@ -187,6 +187,8 @@ pub struct PoolFormArea {
     pub errors: FieldErrors,
     pub conflict: Option<Conflict>,
     pub is_aggregator: bool,
+    /// The pool's saved name, when editing: the page's title.
+    pub saved_name: Option<String>,
 }
 
 /// A stale edit: the pool as it is now beside the change that was sent,
@@ -277,7 +279,7 @@ impl PoolFormArea {
 struct PoolFormPage {
     chrome: Chrome,
     area: PoolFormArea,
-    title: &'static str,
+    title: String,
 }
 
 impl PoolFormPage {
@@ -297,7 +299,10 @@ fn render_form(req: &HttpRequest, user: &CurrentUser, demo: bool, status: Status
     if htmx::wants_fragment(req) {
         return render(status, &PoolFormFragment { area });
     }
-    let title = if area.pool_id.is_some() { "Edit WABA Pool" } else { "Add WABA Pool" };
+    let title = match &area.saved_name {
+        Some(name) => format!("Edit WABA Pool \u{201c}{name}\u{201d}"),
+        None => "Add WABA Pool".to_owned(),
+    };
     render(status, &PoolFormPage { chrome: Chrome::new(user, Nav::Pools, demo), area, title })
 }
 
@@ -312,6 +317,7 @@ fn new_area(user: &CurrentUser, ctx: PoolFormContext) -> PoolFormArea {
         errors: FieldErrors::default(),
         conflict: None,
         is_aggregator: user.actor.scope.is_aggregator(),
+        saved_name: None,
     }
 }
 
@@ -354,6 +360,7 @@ fn edit_area(user: &CurrentUser, loaded: service::EditPoolContext) -> PoolFormAr
     let mut area = new_area(user, loaded.form);
     area.pool_id = Some(loaded.pool.id);
     area.version = loaded.pool.version;
+    area.saved_name = Some(loaded.pool.name.clone());
     area.name = loaded.pool.name;
     area.selected = loaded.member_ids;
     area

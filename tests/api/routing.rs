@@ -529,9 +529,24 @@ async fn the_pool_detail_page_charts_sends_per_member_and_lists_recent_failures(
 
     let page = app.get_html(&format!("/channels/whatsapp/pools/{pool}")).await;
 
-    assert!(page.contains("<svg class=\"send-chart\""));
-    assert!(page.contains("+1 555-010-0101: 2 sent, 0 failed.") && page.contains("+1 555-010-0102: 1 sent, 1 failed."), "{page}");
+    assert_eq!(texts(&page, ".send-chart-label"), vec!["+1 555-010-0101", "+1 555-010-0102"]);
+    assert_eq!(texts(&page, ".send-chart-value"), vec!["2 sent, 0 failed", "1 sent, 1 failed"]);
+    assert_eq!(attrs(&page, ".send-chart progress", "value"), vec!["100", "50"]);
+    assert_eq!(texts(&page, ".send-chart-scale span"), vec!["0", "2"], "the scale runs from 0 to the busiest number's sends");
     assert!(page.contains("+447700900134") && page.contains("131026"));
+}
+
+#[tokio::test]
+async fn a_pool_without_sends_says_so_instead_of_an_empty_chart() {
+    let app = spawn_app().await;
+    let pool = app.pool_id("Acme Support").await;
+    app.login("admin@acme.example").await;
+
+    let page = app.get_html(&format!("/channels/whatsapp/pools/{pool}")).await;
+
+    assert!(texts(&page, ".send-chart").is_empty());
+    let note = texts(&page, "section[aria-labelledby=sends-title] .empty-note").join(" ");
+    assert!(note.starts_with("No messages went through Acme Support in the last 24 hours."), "{note}");
 }
 
 #[tokio::test]

@@ -214,7 +214,7 @@ async fn the_stencil_icon_opens_the_edit_page_where_a_number_is_removed_and_upda
         // Act
         b.click("a.icon-link[aria-label='Edit Acme Support']").await;
         b.wait_for_path(&format!("{LISTING}/{id}/edit")).await;
-        assert_eq!(b.text("h1").await, "Edit WABA Pool");
+        assert_eq!(b.text("h1").await, "Edit WABA Pool \u{201c}Acme Support\u{201d}");
         assert_eq!(b.find("#name").await.prop("value").await.unwrap().as_deref(), Some("Acme Support"));
         assert_eq!(b.counter().await, "2 of 10 selected");
         b.click_numbers(&["+1 555-010-0102"]).await;
@@ -256,6 +256,9 @@ async fn a_validation_error_appears_beside_its_field_and_the_input_is_kept() {
         assert!(described.split_whitespace().any(|d| d == "name-error"), "the input points at its error: {described}");
         assert_eq!(name.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
         assert_eq!(b.text("#form-errors a[href='#name']").await, error, "the summary links to the field");
+        let widths =
+            b.js("return ['#form-errors', '#pool-form'].map(s => Math.round(document.querySelector(s).getBoundingClientRect().width))").await;
+        assert_eq!(widths[0], widths[1], "the summary is as wide as its form: {widths}");
 
         // Assert: the input is kept.
         assert_eq!(name.prop("value").await.unwrap().as_deref(), Some("acme support"));

@@ -188,6 +188,7 @@ async fn no_table_breaks_a_word_at_1280_pixels_wide() {
         b.set_viewport_width(DESKTOP.0, DESKTOP.1).await;
         let initech = b.app.enterprise_id("Initech Bank").await;
         let initech_numbers = format!("{NUMBERS}?enterprise_id={initech}");
+        let acme_support = format!("{LISTING}/{}", b.app.pool_id("Acme Support").await);
         for (who, user, numbers) in
             [("enterprise", "super@acme.example", NUMBERS), ("aggregator", "super@northwind.example", initech_numbers.as_str())]
         {
@@ -198,6 +199,7 @@ async fn no_table_breaks_a_word_at_1280_pixels_wide() {
                 ("/audit", "audit_log"),
                 ("/settings/users", "users"),
                 ("/channels/whatsapp/api-keys", "api_keys"),
+                (acme_support.as_str(), "pool_page"),
             ] {
                 b.goto(path).await;
                 b.wait_for_load().await;

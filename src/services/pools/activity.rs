@@ -24,6 +24,15 @@ pub struct MemberSends {
 pub struct PoolActivity {
     pub per_member: Vec<MemberSends>,
     pub failures: Vec<crate::store::routing::FailureRow>,
+    /// The most messages one member sent: the chart's scale.
+    pub busiest: i64,
+}
+
+impl PoolActivity {
+    /// No member sent or failed anything in the 24 hours.
+    pub fn is_empty(&self) -> bool {
+        self.per_member.iter().all(|m| m.sent == 0 && m.failed == 0)
+    }
 }
 
 pub fn pool_activity(conn: &mut DbConnection, actor: &Actor, id: PoolId) -> Result<PoolActivity, ServiceError> {
@@ -44,12 +53,12 @@ pub fn pool_activity(conn: &mut DbConnection, actor: &Actor, id: PoolId) -> Resu
             MemberSends { display: m.display.clone(), sent: count("sent"), failed: count("failed"), bar: 0 }
         })
         .collect();
-    let busiest = per_member.iter().map(|m| m.sent).max().unwrap_or(0).max(1);
+    let busiest = per_member.iter().map(|m| m.sent).max().unwrap_or(0);
     for m in &mut per_member {
-        m.bar = m.sent * 100 / busiest;
+        m.bar = m.sent * 100 / busiest.max(1);
     }
     let failures = crate::store::routing::recent_failures(conn, summary.id, 10)?;
-    Ok(PoolActivity { per_member, failures })
+    Ok(PoolActivity { per_member, failures, busiest })
 }
 
 /// The detail page: the pool, its enterprise and members.
