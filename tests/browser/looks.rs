@@ -212,3 +212,42 @@ async fn no_table_breaks_a_word_at_1280_pixels_wide() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn on_a_phone_the_menu_folds_behind_a_button_and_filter_labels_stay_with_their_fields() {
+    const TEST: &str = "on_a_phone_the_menu_folds_behind_a_button_and_filter_labels_stay_with_their_fields";
+    browser_test(TEST, |b| async move {
+        b.login("super@northwind.example").await;
+        b.set_viewport_width(PHONE.0, PHONE.1).await;
+        b.goto(LISTING).await;
+        b.wait_for_load().await;
+        b.screenshot(&format!("{TEST}__folded")).await;
+        let menu_shown = "return document.getElementById('main-nav').offsetParent !== null";
+        assert_eq!(b.js(menu_shown).await, json!(false), "the menu starts folded");
+        let heading_top = b.js("return Math.round(document.querySelector('main h1').getBoundingClientRect().top)").await;
+        assert!(heading_top.as_i64().is_some_and(|top| top < 300), "the first screen shows the page: h1 at {heading_top}");
+
+        b.click("label.menu-button").await;
+        assert_eq!(b.js(menu_shown).await, json!(true), "the button opens it");
+        b.screenshot(&format!("{TEST}__open")).await;
+        b.click("nav.side-nav a[href='/audit']").await;
+        b.wait_for_path("/audit").await;
+
+        let apart = b
+            .js(r#"
+                return [...document.querySelectorAll('.filter-pair')].map(pair => {
+                    const label = pair.querySelector('label').getBoundingClientRect();
+                    const field = pair.querySelector('input, select').getBoundingClientRect();
+                    return Math.abs((label.top + label.bottom) / 2 - (field.top + field.bottom) / 2) < field.height / 2 ? null : pair.querySelector('label').textContent;
+                }).filter(Boolean);
+            "#)
+            .await;
+        assert_eq!(apart, json!([]), "each filter label sits on its field's line");
+        b.screenshot(&format!("{TEST}__audit_filters")).await;
+
+        b.set_viewport_width(DESKTOP.0, DESKTOP.1).await;
+        assert_eq!(b.js(menu_shown).await, json!(true), "on a wide screen the menu is always there");
+        assert_eq!(b.js("return document.querySelector('label.menu-button').offsetParent === null").await, json!(true));
+    })
+    .await;
+}
