@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
+use super::audit_words::{Entry, Sentence, action_words};
 use super::layout::{Chrome, Nav};
 use super::session::CurrentUser;
 use super::{AppState, ok};
@@ -15,6 +16,8 @@ struct AuditIndex {
     chrome: Chrome,
     log: AuditPage,
     actions: &'static [&'static str],
+    /// Each entry of the page in words.
+    sentences: Vec<Sentence>,
 }
 
 impl AuditIndex {
@@ -24,6 +27,10 @@ impl AuditIndex {
 
     fn is_enterprise_chosen(&self, id: &i64) -> bool {
         self.log.query.enterprise_id.as_deref() == Some(id.to_string().as_str())
+    }
+
+    fn action_label(&self, action: &str) -> &'static str {
+        action_words(action).0
     }
 
     fn is_action_chosen(&self, action: &str) -> bool {
@@ -52,7 +59,24 @@ pub async fn index(state: web::Data<AppState>, user: CurrentUser, query: web::Qu
     let actor = user.actor.clone();
     let query = query.into_inner();
     let log = state.run(move |conn| Ok(service::audit_page(conn, &actor, query)?)).await?;
-    ok(&AuditIndex { chrome: Chrome::new(&user, Nav::Audit, state.demo), log, actions: ACTIONS })
+    let aggregator = user.actor.scope.is_aggregator();
+    let sentences = log
+        .entries
+        .iter()
+        .map(|(e, _)| {
+            let entry = Entry {
+                actor_email: e.actor_email.as_deref(),
+                action: &e.action,
+                subject_type: &e.subject_type,
+                subject_id: e.subject_id.as_deref(),
+                enterprise_id: e.enterprise_id,
+                before: e.before_state.as_deref(),
+                after: e.after_state.as_deref(),
+            };
+            Sentence::new(entry, aggregator)
+        })
+        .collect();
+    ok(&AuditIndex { chrome: Chrome::new(&user, Nav::Audit, state.demo), log, actions: ACTIONS, sentences })
 }
 
 #[get("/audit.csv")]

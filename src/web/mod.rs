@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod api_reference;
 pub mod assets;
 pub mod audit;
+pub mod audit_words;
 pub mod auth;
 pub mod error_pages;
 pub mod form;

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use wabapool::db::schema::{audit_entries, users};
 
-use crate::helpers::{LISTING, PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{LISTING, PASSWORD, TestApp, attrs, spawn_app, spawn_app_with, texts};
 
 impl TestApp {
     async fn user_id_of(&self, email: &str) -> i64 {
@@ -223,4 +223,29 @@ async fn an_agent_signing_in_lands_on_a_page_they_may_see() {
     assert_eq!(response.status().as_u16(), 303);
     assert_eq!(response.headers()["location"], "/settings/password");
     assert_eq!(app.get("/settings/password").await.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn the_audit_log_says_each_entry_in_a_sentence_with_its_changes() {
+    let app = spawn_app().await;
+    let admin = app.new_client_logged_in("admin@acme.example").await;
+    let id = admin.add_pool(None, "Acme Alerts", &["+44 7700 900101", "+65 8100 0101", "+91 98100 00101"]).await;
+    let version = admin.edit_version(id).await;
+    let ids = admin.number_ids(&["+44 7700 900101", "+65 8100 0101", "+91 98100 00101"]).await;
+    let mut pairs: Vec<(&str, &str)> = vec![("name", "Acme Notices"), ("version", &version)];
+    pairs.extend(ids.iter().map(|n| ("phone_number_ids", n.as_str())));
+    assert_eq!(admin.post_form(&format!("{LISTING}/{id}"), &pairs).await.status().as_u16(), 303);
+    app.login("super@acme.example").await;
+
+    let page = app.get_html("/audit?action=pool.create").await;
+    assert_eq!(texts(&page, "td.audit-sentence"), vec!["admin@acme.example added pool \u{201c}Acme Alerts\u{201d} with 3 numbers"]);
+    assert_eq!(attrs(&page, "td.audit-sentence a", "href"), vec![format!("{LISTING}/{id}")]);
+
+    let page = app.get_html("/audit?action=pool.update").await;
+    assert_eq!(texts(&page, "td.audit-sentence"), vec!["admin@acme.example changed pool \u{201c}Acme Notices\u{201d}"]);
+    assert_eq!(texts(&page, "td[data-label=Changes] li .audit-field"), vec!["name"], "only the name changed");
+    assert_eq!(texts(&page, "td[data-label=Changes] li .wraps-anywhere"), vec!["\u{201c}Acme Alerts\u{201d} → \u{201c}Acme Notices\u{201d}"]);
+
+    let filter = texts(&page, "#f-action option[value='pool.create']");
+    assert_eq!(filter, vec!["Pools added"], "actions are named in words in the filter");
 }
