@@ -144,7 +144,23 @@ pub enum ListScope {
 pub struct ListFilter {
     pub enterprise_id: Option<i64>,
     pub name_contains: Option<String>,
+    /// Digits of a phone number: a pool also matches when one of its
+    /// members' E.164 numbers holds them.
+    pub phone_digits: Option<String>,
     pub active: Option<bool>,
+    pub order: ListOrder,
+}
+
+/// The listing's order: by name unless a column is chosen; ties by name, then id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    #[default]
+    Name,
+    NameDescending,
+    Enterprise,
+    EnterpriseDescending,
+    ActiveFirst,
+    InactiveFirst,
 }
 
 #[derive(Debug, Clone, Queryable)]
@@ -184,13 +200,27 @@ pub fn matching_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilt
     if let Some(id) = filter.enterprise_id {
         query = query.filter(pools::enterprise_id.eq(id));
     }
-    if let Some(needle) = &filter.name_contains {
-        query = query.filter(pools::name_key.like(super::like_pattern(&needle.to_lowercase())).escape('\\'));
+    match (&filter.name_contains, &filter.phone_digits) {
+        (Some(needle), Some(digits)) => {
+            let by_phone =
+                pool_members::table.inner_join(numbers::table).filter(numbers::e164.like(format!("%{digits}%"))).select(pool_members::pool_id);
+            query = query.filter(pools::name_key.like(super::like_pattern(&needle.to_lowercase())).escape('\\').or(pools::id.eq_any(by_phone)));
+        }
+        (Some(needle), None) => query = query.filter(pools::name_key.like(super::like_pattern(&needle.to_lowercase())).escape('\\')),
+        (None, _) => {}
     }
     if let Some(active) = filter.active {
         query = query.filter(pools::active.eq(active));
     }
-    query.order((pools::name_key.asc(), pools::id.asc())).load(conn)
+    query = match filter.order {
+        ListOrder::Name => query.order((pools::name_key.asc(), pools::id.asc())),
+        ListOrder::NameDescending => query.order((pools::name_key.desc(), pools::id.desc())),
+        ListOrder::Enterprise => query.order((enterprises::name.asc(), pools::name_key.asc(), pools::id.asc())),
+        ListOrder::EnterpriseDescending => query.order((enterprises::name.desc(), pools::name_key.asc(), pools::id.asc())),
+        ListOrder::ActiveFirst => query.order((pools::active.desc(), pools::name_key.asc(), pools::id.asc())),
+        ListOrder::InactiveFirst => query.order((pools::active.asc(), pools::name_key.asc(), pools::id.asc())),
+    };
+    query.load(conn)
 }
 
 /// The listed pools with their enterprise's name, in the order of `ids`.

@@ -97,7 +97,38 @@ impl ListingTable<'_> {
         if !self.listing.status.is_empty() {
             parts.push(("status", self.listing.status.clone()));
         }
+        if !self.listing.sort.is_empty() {
+            parts.push(("sort", self.listing.sort.clone()));
+        }
         serde_urlencoded::to_string(parts).unwrap_or_default()
+    }
+
+    /// The address that sorts by `column`, the other way when it already does.
+    fn sort_href(&self, column: &str) -> String {
+        let sort =
+            if self.listing.sort == column || (column == "name" && self.listing.sort.is_empty()) { format!("-{column}") } else { column.to_owned() };
+        let mut parts: Vec<(&str, String)> = Vec::new();
+        if let Some(id) = self.listing.enterprise_filter {
+            parts.push(("enterprise_id", id.to_string()));
+        }
+        if !self.listing.q.is_empty() {
+            parts.push(("q", self.listing.q.clone()));
+        }
+        if !self.listing.status.is_empty() {
+            parts.push(("status", self.listing.status.clone()));
+        }
+        parts.push(("sort", sort));
+        format!("{LISTING}?{}", serde_urlencoded::to_string(parts).unwrap_or_default())
+    }
+
+    /// `aria-sort` of a column's header.
+    fn aria_sort(&self, column: &str) -> &'static str {
+        let sort = if self.listing.sort.is_empty() { "name" } else { self.listing.sort.as_str() };
+        match sort.strip_prefix('-') {
+            Some(descending) if descending == column => "descending",
+            None if sort == column => "ascending",
+            _ => "none",
+        }
     }
 
     fn page_href(&self, page: i64) -> String {

@@ -351,7 +351,7 @@ async fn a_script_looking_search_is_echoed_escaped() {
 async fn listing_query_values_that_make_no_sense_are_a_bad_request() {
     let app = acme_admin().await;
 
-    for query in ["status=bogus", "page=0", "page=-1", "page=abc", "page=99999999999", "q=%07bell", "page=1&page=2"] {
+    for query in ["status=bogus", "sort=colour", "page=0", "page=-1", "page=abc", "page=99999999999", "q=%07bell", "page=1&page=2"] {
         let response = app.get(&format!("{LISTING}?{query}")).await;
 
         assert_eq!(status(&response), 400, "?{query}");

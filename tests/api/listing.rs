@@ -282,3 +282,42 @@ async fn an_enterprise_without_pools_is_told_how_to_add_the_first() {
     assert_eq!(texts(&page, ".empty-state a"), vec!["Add your first pool"]);
     assert_eq!(attrs(&page, ".empty-state a", "href"), vec![format!("{LISTING}/new")]);
 }
+
+#[tokio::test]
+async fn the_search_finds_a_pool_by_a_member_phone_number_in_any_format() {
+    let app = spawn_app().await;
+    app.login("admin@acme.example").await;
+
+    for q in ["+1 555-010-0101", "15550100101", "(555) 010-0102", "0100102"] {
+        let page = app.get_html(&format!("{LISTING}?q={}", q.replace('+', "%2B").replace(' ', "+").replace('(', "%28").replace(')', "%29"))).await;
+        assert_eq!(texts(&page, "tbody td[data-label='Pool name']"), vec!["Acme Support"], "{q}");
+    }
+    let page = app.get_html(&format!("{LISTING}?q=555-010-0103")).await;
+    assert!(texts(&page, "tbody td[data-label='Pool name']").is_empty(), "a number in no pool finds nothing");
+    let page = app.get_html(&format!("{LISTING}?q=support")).await;
+    assert_eq!(texts(&page, "tbody td[data-label='Pool name']"), vec!["Acme Support"], "names still match");
+}
+
+#[tokio::test]
+async fn the_listing_sorts_by_a_column_and_back() {
+    let app = spawn_app().await;
+    app.login("admin@northwind.example").await;
+    let initech = app.enterprise_id("Initech Bank").await;
+    app.add_pool(Some(initech), "Zeta Alerts", &["+1 555-030-0301", "+1 555-030-0302", "+1 555-030-0303"]).await;
+    app.add_pool(Some(initech), "Alpha Notices", &["+1 555-030-0304", "+1 555-030-0305", "+1 555-030-0306"]).await;
+    let names = |page: &str| texts(page, "tbody td[data-label='Pool name']");
+
+    let page = app.get_html(LISTING).await;
+    assert_eq!(names(&page), vec!["Acme Support", "Alpha Notices", "Zeta Alerts"]);
+    assert_eq!(attrs(&page, "thead th[aria-sort='ascending'] a", "href"), vec![format!("{LISTING}?sort=-name")]);
+
+    let page = app.get_html(&format!("{LISTING}?sort=-name")).await;
+    assert_eq!(names(&page), vec!["Zeta Alerts", "Alpha Notices", "Acme Support"]);
+    assert_eq!(texts(&page, "thead th[aria-sort='descending']"), vec!["Pool name"]);
+
+    let page = app.get_html(&format!("{LISTING}?sort=-enterprise")).await;
+    assert_eq!(names(&page), vec!["Alpha Notices", "Zeta Alerts", "Acme Support"], "Initech Bank before Acme Retail, by name within");
+    assert_eq!(attrs(&page, "form.filters input[name=sort]", "value"), vec!["-enterprise"], "the filters keep the order");
+
+    assert_eq!(app.get(&format!("{LISTING}?sort=colour")).await.status().as_u16(), 400, "a bad request, as for the other listing values");
+}

@@ -12,7 +12,7 @@ use crate::services::caches::listing::{self as kept_listings, ListingKey};
 use crate::services::{Actor, ServiceError};
 use crate::store::numbers;
 use crate::store::orgs::EnterpriseRow;
-use crate::store::pools::{self, ListFilter, ListScope, MemberRow};
+use crate::store::pools::{self, ListFilter, ListOrder, ListScope, MemberRow};
 use crate::store::stamps;
 
 /// Pools shown per listing page.
@@ -30,7 +30,19 @@ pub struct ListQuery {
     pub q: Option<String>,
     pub status: Option<String>,
     pub page: Option<String>,
+    /// `name`, `enterprise` or `active`, with `-` in front for the other way.
+    pub sort: Option<String>,
 }
+
+/// The listing's sort keys, as the address names them.
+pub const SORTS: [(&str, ListOrder); 6] = [
+    ("name", ListOrder::Name),
+    ("-name", ListOrder::NameDescending),
+    ("enterprise", ListOrder::Enterprise),
+    ("-enterprise", ListOrder::EnterpriseDescending),
+    ("active", ListOrder::ActiveFirst),
+    ("-active", ListOrder::InactiveFirst),
+];
 
 /// A member number as pages show it.
 #[derive(Debug, Clone)]
@@ -144,6 +156,8 @@ pub struct PoolListing {
     pub enterprise_filter: Option<i64>,
     pub q: String,
     pub status: String,
+    /// The sort asked for, as the address names it; empty for by name.
+    pub sort: String,
 }
 
 /// The listing, from `cache` while nothing it shows has changed since it
@@ -194,6 +208,7 @@ pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
         return Err(ServiceError::invalid("q", "Search text must be at most 100 characters, without control characters."));
     }
     filter.name_contains = (!q.is_empty()).then(|| crate::domain::pool_name::key_of(&q));
+    filter.phone_digits = phone_digits(&q);
     let status = query.status.as_deref().map(str::trim).unwrap_or_default().to_owned();
     filter.active = match status.as_str() {
         "" | "all" => None,
@@ -202,6 +217,12 @@ pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
         _ => {
             return Err(ServiceError::invalid("status", "Status must be active, inactive or all."));
         }
+    };
+    let sort = query.sort.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    filter.order = match SORTS.iter().find(|(key, _)| *key == sort) {
+        Some((_, order)) => *order,
+        None if sort.is_empty() => ListOrder::Name,
+        None => return Err(ServiceError::invalid("sort", "Sort by name, enterprise or active, with - in front for the other way.")),
     };
     let page = match query.page.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => 1,
@@ -247,5 +268,38 @@ pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
         summary.enterprise_activated = counts.iter().find(|(e, _)| *e == Some(summary.enterprise_id)).map(|(_, n)| *n).unwrap_or_default();
     }
     let enterprises = if actor.scope.is_aggregator() { enterprises_in_scope(conn, actor)? } else { Vec::new() };
-    Ok(PoolListing { pools: summaries, total, page, pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1), enterprises, enterprise_filter, q, status })
+    Ok(PoolListing {
+        pools: summaries,
+        total,
+        page,
+        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        enterprises,
+        enterprise_filter,
+        q,
+        status,
+        sort,
+    })
+}
+
+/// The digits of a search that looks like a phone number (digits, spaces,
+/// `+ - ( ) .`, at least four digits), to match members' numbers.
+fn phone_digits(q: &str) -> Option<String> {
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let phone_like = q.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    (phone_like && digits.len() >= 4).then_some(digits)
+}
+
+#[cfg(test)]
+mod phone_search_tests {
+    use super::phone_digits;
+
+    #[test]
+    fn a_phone_number_in_any_format_searches_by_its_digits() {
+        for q in ["+1 555-010-0101", "15550100101", "(555) 010.0101", "0101"] {
+            assert!(phone_digits(q).is_some_and(|d| d.chars().all(|c| c.is_ascii_digit())), "{q}");
+        }
+        assert_eq!(phone_digits("+1 555-010-0101").as_deref(), Some("15550100101"));
+        assert_eq!(phone_digits("Pool 03"), None, "a name with digits is a name");
+        assert_eq!(phone_digits("123"), None, "too few digits to mean a number");
+    }
 }
