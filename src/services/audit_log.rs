@@ -132,43 +132,12 @@ pub fn audit_page(conn: &mut DbConnection, actor: &Actor, query: AuditQuery) -> 
 
 /// The matching entries as CSV (RFC 4180), newest first. Cells that a
 /// spreadsheet would run as a formula are prefixed with a quote.
-pub fn audit_csv(conn: &mut DbConnection, actor: &Actor, query: AuditQuery) -> Result<String, ServiceError> {
+/// Every entry the filters match, newest first, up to the export limit,
+/// each with its enterprise's name.
+pub fn audit_export(conn: &mut DbConnection, actor: &Actor, query: AuditQuery) -> Result<Vec<(AuditRow, String)>, ServiceError> {
     let (mut f, enterprises, _) = filter(conn, actor, &query)?;
     f.offset = 0;
     f.limit = EXPORT_LIMIT;
     let (rows, _) = audit::search(conn, &f)?;
-    let mut out = String::from("occurred_at,actor,enterprise,action,subject_type,subject_id,before,after\r\n");
-    for (row, enterprise) in with_enterprise_names(rows, &enterprises) {
-        let cells = [
-            row.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            row.actor_email.unwrap_or_default(),
-            enterprise,
-            row.action,
-            row.subject_type,
-            row.subject_id.unwrap_or_default(),
-            row.before_state.unwrap_or_default(),
-            row.after_state.unwrap_or_default(),
-        ];
-        out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
-    }
-    Ok(out)
-}
-
-fn csv_cell(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
-    if guarded.contains([',', '"', '\n', '\r']) { format!("\"{}\"", guarded.replace('"', "\"\"")) } else { guarded }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_cell;
-
-    #[test]
-    fn csv_cells_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-    }
+    Ok(with_enterprise_names(rows, &enterprises))
 }

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use super::audit_words::{Entry, Sentence, action_words};
+use super::csv;
 use super::layout::{Chrome, Nav};
 use super::session::CurrentUser;
 use super::{AppState, ok};
@@ -83,10 +84,19 @@ pub async fn index(state: web::Data<AppState>, user: CurrentUser, query: web::Qu
 pub async fn export(state: web::Data<AppState>, user: CurrentUser, query: web::Query<AuditQuery>) -> Result<HttpResponse, AppError> {
     let actor = user.actor.clone();
     let query = query.into_inner();
-    let csv = state.run(move |conn| Ok(service::audit_csv(conn, &actor, query)?)).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", "attachment; filename=\"wabapool-audit.csv\""))
-        .insert_header(("Cache-Control", "no-store"))
-        .body(csv))
+    let rows = state.run(move |conn| Ok(service::audit_export(conn, &actor, query)?)).await?;
+    let header = "occurred_at,actor,enterprise,action,subject_type,subject_id,before,after";
+    let body = csv::document(header, rows, |(row, enterprise)| {
+        vec![
+            row.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            row.actor_email.unwrap_or_default(),
+            enterprise,
+            row.action,
+            row.subject_type,
+            row.subject_id.unwrap_or_default(),
+            row.before_state.unwrap_or_default(),
+            row.after_state.unwrap_or_default(),
+        ]
+    });
+    Ok(csv::download("wabapool-audit.csv", body))
 }

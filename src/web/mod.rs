@@ -6,6 +6,7 @@ pub mod assets;
 pub mod audit;
 pub mod audit_words;
 pub mod auth;
+pub mod csv;
 pub mod error_pages;
 pub mod form;
 pub mod health;

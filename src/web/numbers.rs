@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
+use super::csv;
 use super::form::{FormPost, trimmed};
 use super::layout::{Chrome, Nav};
 use super::session::{CurrentUser, FlashKind, set_flash};
@@ -113,6 +114,29 @@ pub async fn index(
     query: web::Query<NumbersQuery>,
 ) -> Result<HttpResponse, AppError> {
     page(&req, &state, &user, query.into_inner().enterprise_id, LinkForm::default(), StatusCode::OK).await
+}
+
+/// The Numbers page as CSV: the chosen enterprise's numbers, WABA by WABA.
+#[get("/channels/whatsapp/numbers.csv")]
+pub async fn export(state: web::Data<AppState>, user: CurrentUser, query: web::Query<NumbersQuery>) -> Result<HttpResponse, AppError> {
+    let (actor, enterprise) = (user.actor.clone(), query.into_inner().enterprise_id);
+    let page = state.run(move |conn| Ok(service::numbers_page(conn, &actor, enterprise.as_deref())?)).await?;
+    let rows = page.wabas.iter().flat_map(|w| w.numbers.iter().filter(|n| !n.unavailable).map(move |n| (w, n)));
+    let header = "waba,number,verified_name,status,meta_status,quality,messaging_limit,throughput,pool";
+    let body = csv::document(header, rows, |(w, n)| {
+        vec![
+            w.waba.name.clone(),
+            n.display.clone(),
+            n.verified_name.clone(),
+            n.status.label().to_owned(),
+            n.meta_status.clone(),
+            n.quality.label().into_owned(),
+            n.messaging_limit.clone(),
+            n.throughput.clone(),
+            n.pool_name.clone().unwrap_or_default(),
+        ]
+    });
+    Ok(csv::download("wabapool-numbers.csv", body))
 }
 
 fn back(enterprise_id: Option<&str>, is_aggregator: bool) -> String {

@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
+use super::csv;
 use super::form::{FormPost, one_or_many};
 use super::layout::{Chrome, Nav};
 use super::session::{CurrentUser, FlashKind, SessionClaims, SignedInSession, set_flash};
@@ -51,6 +52,21 @@ impl PoolsIndex {
 
     fn is_filtered(&self) -> bool {
         is_filtered(&self.listing.listing)
+    }
+
+    /// The CSV of every pool the listing's filters match.
+    fn csv_href(&self) -> String {
+        let listing = &self.listing.listing;
+        let mut parts: Vec<(&str, String)> = Vec::new();
+        if let Some(id) = listing.enterprise_filter {
+            parts.push(("enterprise_id", id.to_string()));
+        }
+        for (key, value) in [("q", &listing.q), ("status", &listing.status), ("sort", &listing.sort)] {
+            if !value.is_empty() {
+                parts.push((key, value.clone()));
+            }
+        }
+        format!("{LISTING}.csv?{}", serde_urlencoded::to_string(parts).unwrap_or_default())
     }
 }
 
@@ -167,6 +183,27 @@ fn full_visit(conn: &mut DbConnection, claims: &SessionClaims, cache: &ListingCa
         Err(ServiceError::Invalid(errors)) => Err(AppError::BadRequest(errors.all().iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" "))),
         Err(other) => Err(other.into()),
     }
+}
+
+/// The listing as CSV: every pool its filters match, in its order.
+#[get("/channels/whatsapp/pools.csv")]
+pub async fn export(state: web::Data<AppState>, user: CurrentUser, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let (actor, query) = (user.actor.clone(), query.into_inner());
+    let pools = state.run(move |conn| Ok(service::export_pools(conn, &actor, &query)?)).await?;
+    let header = "pool,enterprise,active,numbers,numbers_in_rotation,member_count";
+    let body = csv::document(header, pools, |pool| {
+        let numbers = pool.members.iter().map(|m| m.display.as_str()).collect::<Vec<_>>().join("; ");
+        let active = if pool.active { "yes" } else { "no" };
+        vec![
+            pool.name.clone(),
+            pool.enterprise_name.clone(),
+            active.into(),
+            numbers,
+            pool.in_rotation_count().to_string(),
+            pool.members.len().to_string(),
+        ]
+    });
+    Ok(csv::download("wabapool-pools.csv", body))
 }
 
 #[get("/channels/whatsapp/pools")]

@@ -321,3 +321,35 @@ async fn the_listing_sorts_by_a_column_and_back() {
 
     assert_eq!(app.get(&format!("{LISTING}?sort=colour")).await.status().as_u16(), 400, "a bad request, as for the other listing values");
 }
+
+#[tokio::test]
+async fn the_listing_and_the_numbers_page_export_csv_with_their_filters() {
+    let app = spawn_app().await;
+    app.login("admin@northwind.example").await;
+    let initech = app.enterprise_id("Initech Bank").await;
+    app.add_pool(Some(initech), "Initech Alerts", &["+1 555-030-0301", "+1 555-030-0302", "+1 555-030-0303"]).await;
+
+    let page = app.get_html(&format!("{LISTING}?q=alerts")).await;
+    assert_eq!(attrs(&page, ".page-actions a[href*='.csv']", "href"), vec![format!("{LISTING}.csv?q=alerts")]);
+    let response = app.get(&format!("{LISTING}.csv?q=alerts")).await;
+    assert_eq!(status(&response), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = response.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "pool,enterprise,active,numbers,numbers_in_rotation,member_count");
+    assert_eq!(
+        lines[1..],
+        ["Initech Alerts,Initech Bank,yes,'+1 555-030-0301; +1 555-030-0302; +1 555-030-0303,3,3"],
+        "only what the filter matches"
+    );
+    let everything = app.get_html(&format!("{LISTING}.csv")).await;
+    assert_eq!(everything.lines().count(), 3, "the header and both of Northwind's pools");
+
+    let numbers = app.get(&format!("/channels/whatsapp/numbers.csv?enterprise_id={initech}")).await.text().await.unwrap();
+    let lines: Vec<&str> = numbers.lines().collect();
+    assert_eq!(lines[0], "waba,number,verified_name,status,meta_status,quality,messaging_limit,throughput,pool");
+    assert_eq!(lines.len(), 1 + 13, "Initech's 13 numbers");
+    assert!(lines.iter().any(|l| l.starts_with("Initech Retail Banking,'+1 555-030-0301,") && l.ends_with(",Initech Alerts")), "{numbers}");
+    let umbrella = app.get("/channels/whatsapp/numbers.csv?enterprise_id=5").await;
+    assert_eq!(status(&umbrella), 404, "another aggregator's enterprise");
+}

@@ -129,6 +129,8 @@ const ROUTES: &[Row] = &[
     row("POST", "/channels/whatsapp/pools/{id}/deactivate", Access::ChannelAdminOwned),
     row("POST", "/channels/whatsapp/pools/{id}/activate", Access::ChannelAdminOwned),
     row("GET", "/channels/whatsapp/numbers", Access::ChannelAdmin),
+    row("GET", "/channels/whatsapp/numbers.csv", Access::ChannelAdmin),
+    row("GET", "/channels/whatsapp/pools.csv", Access::ChannelAdmin),
     Row { method: "POST", pattern: "/channels/whatsapp/wabas", access: Access::ChannelAdmin, body: &[("waba_id", "x"), ("access_token", "y")] },
     row("POST", "/channels/whatsapp/wabas/{id}/sync", Access::ChannelAdminOwned),
     row("GET", "/channels/whatsapp/numbers/{id}/deactivate", Access::ChannelAdminOwned),

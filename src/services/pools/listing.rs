@@ -192,17 +192,23 @@ pub fn cached_listing(cache: &ListingCache, actor: &Actor, query: &ListQuery, st
     Ok(cache.get(&ListingKey::new(actor.scope, query), stamp))
 }
 
-pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<PoolListing, ServiceError> {
+/// The listing's query, checked: its scope, filters and order, and the page.
+struct CheckedQuery {
+    scope: ListScope,
+    filter: ListFilter,
+    page: i64,
+    q: String,
+    status: String,
+    sort: String,
+}
+
+fn check_query(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<CheckedQuery, ServiceError> {
     require_channel_admin(actor)?;
     let mut filter = ListFilter::default();
-    let enterprise_filter = match query.enterprise_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(raw) => {
-            let id: EnterpriseId = raw.parse().map_err(|_| ServiceError::NotFound)?;
-            Some(enterprise_in_scope(conn, actor, id)?.id)
-        }
-        None => None,
-    };
-    filter.enterprise_id = enterprise_filter;
+    if let Some(raw) = query.enterprise_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let id: EnterpriseId = raw.parse().map_err(|_| ServiceError::NotFound)?;
+        filter.enterprise_id = Some(enterprise_in_scope(conn, actor, id)?.id);
+    }
     let q = query.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
     if q.chars().count() > 100 || q.chars().any(char::is_control) {
         return Err(ServiceError::invalid("q", "Search text must be at most 100 characters, without control characters."));
@@ -214,9 +220,7 @@ pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
         "" | "all" => None,
         "active" => Some(true),
         "inactive" => Some(false),
-        _ => {
-            return Err(ServiceError::invalid("status", "Status must be active, inactive or all."));
-        }
+        _ => return Err(ServiceError::invalid("status", "Status must be active, inactive or all.")),
     };
     let sort = query.sort.as_deref().map(str::trim).unwrap_or_default().to_owned();
     filter.order = match SORTS.iter().find(|(key, _)| *key == sort) {
@@ -228,57 +232,64 @@ pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
         None => 1,
         Some(raw) => match raw.parse::<i64>() {
             Ok(p) if (1..=1_000_000).contains(&p) => p,
-            _ => {
-                return Err(ServiceError::invalid("page", "Page must be a whole number from 1."));
-            }
+            _ => return Err(ServiceError::invalid("page", "Page must be a whole number from 1.")),
         },
     };
     let scope = match actor.scope {
         Scope::Enterprise(id) => ListScope::Enterprise(id.get()),
         Scope::Aggregator(id) => ListScope::Aggregator(id.get()),
     };
-    let matching = pools::matching_ids(conn, scope, &filter)?;
-    let total = matching.len() as i64;
-    let start = usize::try_from((page - 1) * PAGE_SIZE).unwrap_or(usize::MAX).min(matching.len());
-    let page_ids = &matching[start..(start + PAGE_SIZE as usize).min(matching.len())];
-    let rows = pools::listed(conn, page_ids)?;
-    let mut summaries = Vec::with_capacity(rows.len());
+    Ok(CheckedQuery { scope, filter, page, q, status, sort })
+}
+
+/// The pools of `ids` with their members and their enterprise's count of
+/// activated numbers, in the order of `ids`.
+fn summaries(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<PoolSummary>, ServiceError> {
+    let rows = pools::listed(conn, ids)?;
     // Members come ordered by pool id; rows in listing order: gather per pool.
     let mut by_pool: std::collections::HashMap<i64, Vec<MemberView>> = std::collections::HashMap::with_capacity(rows.len());
-    for member in pools::members_of(conn, page_ids)? {
+    for member in pools::members_of(conn, ids)? {
         by_pool.entry(member.pool_id).or_default().push(MemberView::from_row(member));
     }
-    for row in rows {
-        summaries.push(PoolSummary {
+    let mut listed: Vec<i64> = rows.iter().map(|r| r.pool.enterprise_id).collect();
+    listed.sort_unstable();
+    listed.dedup();
+    let counts = numbers::activated_counts(conn, &listed)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| PoolSummary {
             id: row.pool.id,
+            members: by_pool.remove(&row.pool.id).unwrap_or_default(),
+            enterprise_activated: counts.iter().find(|(e, _)| *e == Some(row.pool.enterprise_id)).map(|(_, n)| *n).unwrap_or_default(),
             name: row.pool.name,
             enterprise_id: row.pool.enterprise_id,
             enterprise_name: row.enterprise_name,
             active: row.pool.active,
             version: row.pool.version,
-            members: by_pool.remove(&row.pool.id).unwrap_or_default(),
-            enterprise_activated: 0,
-        });
-    }
-    let mut listed: Vec<i64> = summaries.iter().map(|p| p.enterprise_id).collect();
-    listed.sort_unstable();
-    listed.dedup();
-    let counts = numbers::activated_counts(conn, &listed)?;
-    for summary in &mut summaries {
-        summary.enterprise_activated = counts.iter().find(|(e, _)| *e == Some(summary.enterprise_id)).map(|(_, n)| *n).unwrap_or_default();
-    }
+        })
+        .collect())
+}
+
+pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<PoolListing, ServiceError> {
+    let CheckedQuery { scope, filter, page, q, status, sort } = check_query(conn, actor, query)?;
+    let matching = pools::matching_ids(conn, scope, &filter)?;
+    let total = matching.len() as i64;
+    let start = usize::try_from((page - 1) * PAGE_SIZE).unwrap_or(usize::MAX).min(matching.len());
+    let page_ids = &matching[start..(start + PAGE_SIZE as usize).min(matching.len())];
+    let pools = summaries(conn, page_ids)?;
     let enterprises = if actor.scope.is_aggregator() { enterprises_in_scope(conn, actor)? } else { Vec::new() };
-    Ok(PoolListing {
-        pools: summaries,
-        total,
-        page,
-        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
-        enterprises,
-        enterprise_filter,
-        q,
-        status,
-        sort,
-    })
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    Ok(PoolListing { pools, total, page, pages, enterprises, enterprise_filter: filter.enterprise_id, q, status, sort })
+}
+
+/// The most pools one export holds.
+pub const EXPORT_LIMIT: usize = 20_000;
+
+/// Every pool the listing's filters match, in its order, for an export.
+pub fn export_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<Vec<PoolSummary>, ServiceError> {
+    let CheckedQuery { scope, filter, .. } = check_query(conn, actor, query)?;
+    let matching = pools::matching_ids(conn, scope, &filter)?;
+    summaries(conn, &matching[..matching.len().min(EXPORT_LIMIT)])
 }
 
 /// The digits of a search that looks like a phone number (digits, spaces,
