@@ -12,8 +12,13 @@
 //!   in its base layout) from that page's listing, with its table drawn
 //!   anew (a listing's first request) and drawn before (every later one).
 //!
+//! - `overview`: an aggregator's overview over 1,000 enterprises (a second
+//!   dataset, one aggregator holding them all): `services::overview` and
+//!   the page drawn from it.
+//!
 //!   cargo bench --bench listing
 //!   cargo bench --bench listing -- render
+//!   cargo bench --bench listing -- overview
 
 use std::sync::Arc;
 
@@ -27,6 +32,7 @@ use wabapool::services::Actor;
 use wabapool::services::auth::{SessionKey, SessionPolicy, session_user};
 use wabapool::services::caches::listing::{CachedListing, ListingCache};
 use wabapool::services::caches::sessions::SessionCache;
+use wabapool::services::overview::{OverviewQuery, overview};
 use wabapool::services::pools::{ListQuery, PAGE_SIZE, list_pools, list_pools_cached};
 use wabapool::store::{sessions, stamps, users};
 use wabapool::web::layout::{Chrome, Nav};
@@ -116,9 +122,33 @@ fn listing(c: &mut Criterion) {
     group.finish();
 }
 
+/// One aggregator holding all 1,000 enterprises of the dataset's size.
+const ONE_AGGREGATOR: Shape = Shape { aggregators: 1, ..SHAPE };
+
+fn aggregator_overview(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = db::connect_pool(&DatabaseUrl::parse(&dir.path().join("overview.sqlite3").to_string_lossy()), 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    db::run_migrations(&mut conn).unwrap();
+    fill(&mut conn, ONE_AGGREGATOR, &SecretString::from("wabapool-demo"), &SecretKeys::random()).unwrap();
+    let (actor, organisation, _) = aggregator_admin(&mut conn);
+    let query = OverviewQuery::default();
+    assert_eq!(overview(&mut conn, &actor, &query).unwrap().len(), 1_000);
+
+    let mut group = c.benchmark_group("overview");
+    group.bench_function("1,000 enterprises, figures", |b| b.iter(|| overview(&mut conn, &actor, &query).unwrap()));
+    group.bench_function("1,000 enterprises, figures and page", |b| {
+        b.iter(|| {
+            let enterprises = overview(&mut conn, &actor, &query).unwrap();
+            wabapool::web::overview::draw(chrome(&actor, &organisation), enterprises, query.clone()).unwrap()
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = listing
+    targets = listing, aggregator_overview
 }
 criterion_main!(benches);

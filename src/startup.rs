@@ -189,6 +189,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(portal::auth::login_submit)
         .service(portal::auth::logout)
         .service(portal::auth::logout_everywhere)
+        .service(portal::overview::page)
         .service(portal::pools::index)
         .service(portal::pools::export)
         .service(portal::pools::new)

@@ -230,6 +230,7 @@ diesel::table! {
 
 diesel::joinable!(messages -> numbers (number_id));
 diesel::allow_tables_to_appear_in_same_query!(messages, numbers);
+diesel::allow_tables_to_appear_in_same_query!(messages, enterprises);
 diesel::allow_tables_to_appear_in_same_query!(listing_stamp, session_stamp);
 
 diesel::table! {

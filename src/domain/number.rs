@@ -141,6 +141,11 @@ impl QualityRating {
         }
     }
 
+    /// YELLOW: Meta warns the number's quality is falling.
+    pub fn is_yellow(&self) -> bool {
+        self.grade() == Grade::Yellow
+    }
+
     /// RED: Meta has flagged the number, which leaves rotation.
     pub fn is_red(&self) -> bool {
         self.grade() == Grade::Red

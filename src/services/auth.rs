@@ -57,6 +57,8 @@ pub struct SignedIn {
     pub session_epoch: i64,
     pub role: Role,
     pub session_id: String,
+    /// The user works for an aggregator, whose landing page is the overview.
+    pub aggregator: bool,
 }
 
 /// What a session cookie names: its row, its user and the user's session
@@ -173,6 +175,7 @@ pub fn finish_login(
             session_epoch: user.session_epoch,
             role: Role::parse(&user.role).unwrap_or(Role::Agent),
             session_id,
+            aggregator: user.aggregator_id.is_some(),
         }),
         _ => None,
     })

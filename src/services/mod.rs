@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod auth;
 pub mod caches;
 pub mod numbers;
+pub mod overview;
 pub mod pools;
 pub mod routing;
 pub mod routing_settings;

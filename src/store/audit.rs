@@ -54,13 +54,13 @@ pub fn record(conn: &mut DbConnection, entry: &NewAuditEntry) -> QueryResult<()>
 /// The newest entries for a set of enterprises (None: every enterprise).
 /// Who made the newest entry about a subject, and when.
 pub fn last_about(conn: &mut DbConnection, subject_type: &str, subject_id: &str) -> QueryResult<Option<(Option<String>, chrono::NaiveDateTime)>> {
-    audit_entries::table
+    let newest: Option<i64> = audit_entries::table
         .filter(audit_entries::subject_type.eq(subject_type))
         .filter(audit_entries::subject_id.eq(subject_id))
-        .order(audit_entries::id.desc())
-        .select((audit_entries::actor_email, audit_entries::occurred_at))
-        .first(conn)
-        .optional()
+        .select(diesel::dsl::max(audit_entries::id))
+        .get_result(conn)?;
+    let Some(id) = newest else { return Ok(None) };
+    audit_entries::table.find(id).select((audit_entries::actor_email, audit_entries::occurred_at)).get_result(conn).optional()
 }
 
 pub fn recent(conn: &mut DbConnection, enterprise_ids: Option<&[i64]>, limit: i64) -> QueryResult<Vec<AuditRow>> {

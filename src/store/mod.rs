@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod login_failures;
 pub mod numbers;
 pub mod orgs;
+pub mod overview;
 pub mod pools;
 pub mod prepared;
 pub mod routing;

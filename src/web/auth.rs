@@ -98,8 +98,13 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, session:
     match signed_in {
         Some(user) => {
             sign_in(&session, &user)?;
-            // Agents have no pool pages: their home is their own settings.
-            let next = if next == HOME && !user.role.manages_channels() { "/settings/password".to_owned() } else { next };
+            // Agents have no pool pages: their home is their own settings;
+            // an aggregator's admins start from the overview of their enterprises.
+            let next = match (next == HOME, user.role.manages_channels(), user.aggregator) {
+                (true, false, _) => "/settings/password".to_owned(),
+                (true, true, true) => super::overview::OVERVIEW.to_owned(),
+                _ => next,
+            };
             Ok(htmx::see_other(&req, &next))
         }
         None => {

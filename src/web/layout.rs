@@ -6,6 +6,7 @@ use super::session::{CurrentUser, Flash, take_flash};
 /// The menu entry a page belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
+    Overview,
     Numbers,
     Pools,
     Users,

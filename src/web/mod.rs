@@ -13,6 +13,7 @@ pub mod health;
 pub mod htmx;
 pub mod layout;
 pub mod numbers;
+pub mod overview;
 pub mod pools;
 pub mod routing;
 pub mod session;

@@ -26,6 +26,8 @@ enum Access {
     SuperAdmin,
     /// Super admins of the tenant that owns the user or key id.
     SuperAdminOwned,
+    /// Admins and super admins of an aggregator; an enterprise's have no such page.
+    AggregatorAdmin,
     /// The JSON API: a portal session is no API key, so 401 for everyone.
     ApiKey,
 }
@@ -72,7 +74,9 @@ fn expected(access: Access, actor: Actor) -> Expect {
         (Access::ApiKey, _) => Expect::Unauthorized,
         (_, SignedOut) => Expect::SignIn,
         (Access::SignedIn, _) => Expect::Allowed,
-        (Access::ChannelAdmin | Access::ChannelAdminOwned, Agent) => Expect::Forbidden,
+        (Access::ChannelAdmin | Access::ChannelAdminOwned | Access::AggregatorAdmin, Agent) => Expect::Forbidden,
+        (Access::AggregatorAdmin, OwnerAggregatorAdmin | OtherAggregatorAdmin) => Expect::Allowed,
+        (Access::AggregatorAdmin, _) => Expect::NotFound,
         (Access::ChannelAdmin, _) => Expect::Allowed,
         (Access::ChannelAdminOwned, OwnerAdmin | OwnerAggregatorAdmin | OwnerSuperAdmin) => Expect::Allowed,
         (Access::ChannelAdminOwned, OtherEnterpriseAdmin | OtherAggregatorAdmin) => Expect::NotFound,
@@ -129,6 +133,7 @@ const ROUTES: &[Row] = &[
     row("POST", "/channels/whatsapp/pools/{id}/deactivate", Access::ChannelAdminOwned),
     row("POST", "/channels/whatsapp/pools/{id}/activate", Access::ChannelAdminOwned),
     row("GET", "/channels/whatsapp/numbers", Access::ChannelAdmin),
+    row("GET", "/overview", Access::AggregatorAdmin),
     row("GET", "/channels/whatsapp/numbers.csv", Access::ChannelAdmin),
     row("GET", "/channels/whatsapp/pools.csv", Access::ChannelAdmin),
     Row { method: "POST", pattern: "/channels/whatsapp/wabas", access: Access::ChannelAdmin, body: &[("waba_id", "x"), ("access_token", "y")] },

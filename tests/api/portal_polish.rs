@@ -103,3 +103,27 @@ async fn the_numbers_page_puts_metas_codes_in_words_with_the_code_at_hand() {
     assert_eq!(texts(&page, &format!("{first_row} td[data-label=Status] .cell-note")), vec!["At Meta: Connected"]);
     assert_eq!(attrs(&page, &format!("{first_row} td[data-label=Status] .cell-note"), "title"), vec!["Meta's status: CONNECTED"]);
 }
+
+#[tokio::test]
+async fn an_aggregators_admin_lands_on_the_overview_of_its_enterprises() {
+    let app = spawn_app().await;
+
+    assert_eq!(app.login_landing("admin@northwind.example").await, "/overview");
+    let page = app.get_html("/overview").await;
+
+    let acme = app.enterprise_id("Acme Retail").await;
+    let column = |page: &str, label: &str| texts(page, &format!("tbody td[data-label='{label}']"));
+    assert_eq!(texts(&page, "tbody th[data-label=Enterprise]"), vec!["Acme Retail Needs attention", "Globex Health", "Initech Bank Needs attention"]);
+    assert_eq!(column(&page, "Pools"), vec!["1", "0", "0"]);
+    assert_eq!(column(&page, "In rotation"), vec!["5", "2", "13"]);
+    assert_eq!(column(&page, "RED / YELLOW"), vec!["0 / 1", "0 / 0", "0 / 1"], "activated numbers only");
+    assert_eq!(column(&page, "Failed, 24 h"), vec!["0", "0", "0"]);
+    let links = attrs(&page, "tbody tr:first-child a", "href");
+    assert_eq!(links[0], format!("{LISTING}?enterprise_id={acme}"), "the pools figure leads to the enterprise's pools");
+    assert_eq!(links[1], format!("{NUMBERS}?enterprise_id={acme}"), "the numbers figures to its numbers");
+
+    let attention = app.get_html("/overview?attention=1").await;
+    assert_eq!(texts(&attention, "tbody th[data-label=Enterprise]"), vec!["Acme Retail Needs attention", "Initech Bank Needs attention"]);
+    app.login("admin@acme.example").await;
+    assert_eq!(app.get("/overview").await.status().as_u16(), 404, "an enterprise has no overview");
+}

@@ -80,6 +80,33 @@ async fn aggregator_admin_screens_have_no_serious_or_critical_accessibility_viol
 
         b.goto(NUMBERS).await;
         check(&b, TEST, "numbers_page").await;
+
+        b.goto("/overview").await;
+        check(&b, TEST, "overview").await;
+
+        let initech = b.app.enterprise_id("Initech Bank").await;
+        b.goto(&format!("{NUMBERS}?enterprise_id={initech}")).await;
+        check(&b, TEST, "numbers_page_initech").await;
+
+        b.goto("/audit").await;
+        check(&b, TEST, "audit_log").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_new_confirmation_and_reference_pages_have_no_serious_or_critical_accessibility_violations() {
+    const TEST: &str = "the_new_confirmation_and_reference_pages_have_no_serious_or_critical_accessibility_violations";
+    browser_test(TEST, |b| async move {
+        b.login("super@acme.example").await;
+        b.goto("/channels/whatsapp/api-reference").await;
+        check(&b, TEST, "api_reference").await;
+        let number = b.app.number_id("+1 555-010-0101").await;
+        b.goto(&format!("/channels/whatsapp/numbers/{number}/deactivate")).await;
+        check(&b, TEST, "number_deactivate_question").await;
+        let id = b.app.pool_id("Acme Support").await;
+        b.goto(&format!("{LISTING}/{id}/routing")).await;
+        check(&b, TEST, "routing_page").await;
     })
     .await;
 }
@@ -94,7 +121,7 @@ async fn the_403_page_and_the_empty_states_have_no_serious_or_critical_accessibi
         check(&b, TEST, "forbidden_page").await;
         b.goto("/settings/password").await;
         check(&b, TEST, "agent_password_page").await;
-        // The 403 page has no header to sign out from: start afresh.
+        // Start afresh as another user.
         b.client.delete_all_cookies().await.expect("cookies cleared");
 
         b.login("admin@globex.example").await;

@@ -245,6 +245,15 @@ async fn on_a_phone_the_menu_folds_behind_a_button_and_filter_labels_stay_with_t
         assert_eq!(apart, json!([]), "each filter label sits on its field's line");
         b.screenshot(&format!("{TEST}__audit_filters")).await;
 
+        let initech = b.app.enterprise_id("Initech Bank").await;
+        b.goto(&format!("{NUMBERS}?enterprise_id={initech}")).await;
+        b.wait_for_load().await;
+        let height = b.js("return document.documentElement.scrollHeight").await;
+        b.screenshot(&format!("{TEST}__numbers_initech")).await;
+        // 6,896 px with a line per label and another per value; the link
+        // form and the webhook settings below the numbers come with it.
+        assert!(height.as_u64().is_some_and(|h| h < 5_000), "Initech's 13 numbers on a phone: {height} px");
+
         b.set_viewport_width(DESKTOP.0, DESKTOP.1).await;
         assert_eq!(b.js(menu_shown).await, json!(true), "on a wide screen the menu is always there");
         assert_eq!(b.js("return document.querySelector('label.menu-button').offsetParent === null").await, json!(true));
