@@ -29,13 +29,28 @@
         checked += 1;
       }
     });
-    boxes.forEach(function (box) {
-      var full = checked >= max && !box.checked;
-      box.disabled = full;
-      var row = box.closest(".number-choice");
-      if (row) {
-        row.classList.toggle("is-disabled", full);
+    // A pool's numbers come from one WABA: once one is ticked, the other
+    // WABAs' numbers wait, each group saying why.
+    var groups = Array.prototype.slice.call(picker.querySelectorAll("fieldset.number-group"));
+    var chosen = groups.filter(function (group) {
+      return group.querySelector('input[name="phone_number_ids"]:checked');
+    })[0];
+    groups.forEach(function (group) {
+      var waiting = Boolean(chosen) && group !== chosen;
+      var note = group.querySelector("[data-waba-note]");
+      if (note) {
+        var legend = chosen ? chosen.querySelector("legend").textContent.trim() : "";
+        note.textContent = waiting ? "A pool's numbers come from one WABA: clear the ticks in " + legend + " to choose here." : "";
+        note.hidden = !waiting;
       }
+      group.querySelectorAll('input[name="phone_number_ids"]').forEach(function (box) {
+        var off = !box.checked && (checked >= max || waiting);
+        box.disabled = off;
+        var row = box.closest(".number-choice");
+        if (row) {
+          row.classList.toggle("is-disabled", off);
+        }
+      });
     });
     if (counter) {
       counter.textContent = checked + " of " + max + " selected";

@@ -362,3 +362,28 @@ async fn back_after_choosing_an_enterprise_on_add_pool_shows_the_whole_page() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn ticking_a_number_of_one_waba_sets_the_other_wabas_numbers_aside_with_the_reason() {
+    browser_test("ticking_a_number_of_one_waba_sets_the_other_wabas_numbers_aside_with_the_reason", |b| async move {
+        b.login("admin@northwind.example").await;
+        let initech = b.app.enterprise_id("Initech Bank").await;
+        b.goto(&format!("{ADD_POOL}?enterprise_id={initech}")).await;
+        let cards_box = "input[name=phone_number_ids][value='{}']";
+        let cards = b.app.number_id("+1 555-030-0401").await;
+        let cards_box = cards_box.replace("{}", &cards.to_string());
+        assert!(b.find(&cards_box).await.is_enabled().await.unwrap());
+
+        b.click_numbers(&["+1 555-030-0301"]).await;
+        b.wait_for_counter("1 of 10 selected").await;
+
+        assert!(!b.find(&cards_box).await.is_enabled().await.unwrap(), "Initech Cards' numbers wait");
+        let note = b.js("const n = [...document.querySelectorAll('[data-waba-note]')].find(n => !n.hidden); return n ? n.textContent : null").await;
+        assert_eq!(note, json!("A pool's numbers come from one WABA: clear the ticks in Initech Retail Banking to choose here."));
+
+        b.click_numbers(&["+1 555-030-0301"]).await;
+        b.wait_for_counter("0 of 10 selected").await;
+        assert!(b.find(&cards_box).await.is_enabled().await.unwrap(), "and come back once nothing is ticked");
+    })
+    .await;
+}
