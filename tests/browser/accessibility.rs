@@ -107,6 +107,26 @@ async fn the_new_confirmation_and_reference_pages_have_no_serious_or_critical_ac
         let id = b.app.pool_id("Acme Support").await;
         b.goto(&format!("{LISTING}/{id}/routing")).await;
         check(&b, TEST, "routing_page").await;
+        let key = b.app.with_db(|c| {
+            use diesel::prelude::*;
+            use wabapool::db::schema::api_keys;
+            diesel::insert_into(api_keys::table)
+                .values((
+                    api_keys::enterprise_id.eq(1_i64),
+                    api_keys::label.eq("Billing"),
+                    api_keys::key_hash.eq("0".repeat(64)),
+                    api_keys::key_prefix.eq("wbp_abcd"),
+                    api_keys::created_by.eq(Some(1_i64)),
+                    api_keys::created_at.eq(wabapool::store::now()),
+                ))
+                .returning(api_keys::id)
+                .get_result::<i64>(c)
+                .unwrap()
+        });
+        b.goto(&format!("/channels/whatsapp/api-keys/{}/revoke", key.await)).await;
+        check(&b, TEST, "api_key_revoke_question").await;
+        b.goto("/channels/whatsapp/nothing-here").await;
+        check(&b, TEST, "missing_page_in_the_portal").await;
     })
     .await;
 }

@@ -260,3 +260,20 @@ async fn on_a_phone_the_menu_folds_behind_a_button_and_filter_labels_stay_with_t
     })
     .await;
 }
+
+#[tokio::test]
+async fn checkboxes_wear_the_accent_colour_and_numeric_columns_align_right() {
+    browser_test("checkboxes_wear_the_accent_colour_and_numeric_columns_align_right", |b| async move {
+        b.login("admin@acme.example").await;
+        b.goto(ADD_POOL).await;
+        let accent = b.js("return getComputedStyle(document.querySelector('input[name=phone_number_ids]')).accentColor").await;
+        assert_eq!(accent, json!("rgb(11, 110, 105)"), "the accent colour, not the browser's blue");
+
+        let id = b.app.pool_id("Acme Support").await;
+        b.goto(&format!("{LISTING}/{id}")).await;
+        let aligned = b.js("return [...document.querySelectorAll('.routing-table th.numeric, .routing-table td.numeric')].map(e => getComputedStyle(e).textAlign)").await;
+        let aligned = aligned.as_array().cloned().unwrap_or_default();
+        assert!(!aligned.is_empty() && aligned.iter().all(|a| a == "right"), "numeric headers and cells align right: {aligned:?}");
+    })
+    .await;
+}
