@@ -56,17 +56,7 @@ impl PoolsIndex {
 
     /// The CSV of every pool the listing's filters match.
     fn csv_href(&self) -> String {
-        let listing = &self.listing.listing;
-        let mut parts: Vec<(&str, String)> = Vec::new();
-        if let Some(id) = listing.enterprise_filter {
-            parts.push(("enterprise_id", id.to_string()));
-        }
-        for (key, value) in [("q", &listing.q), ("status", &listing.status), ("sort", &listing.sort)] {
-            if !value.is_empty() {
-                parts.push((key, value.clone()));
-            }
-        }
-        format!("{LISTING}.csv?{}", serde_urlencoded::to_string(parts).unwrap_or_default())
+        format!("{LISTING}.csv?{}", serde_urlencoded::to_string(filter_pairs(&self.listing.listing, None)).unwrap_or_default())
     }
 }
 
@@ -101,40 +91,32 @@ pub struct ListingTable<'a> {
     pub is_aggregator: bool,
 }
 
+/// The listing's filters as query pairs, with `sort` in place of the
+/// listing's own order when given.
+fn filter_pairs(listing: &PoolListing, sort: Option<String>) -> Vec<(&'static str, String)> {
+    let mut parts: Vec<(&str, String)> = Vec::new();
+    if let Some(id) = listing.enterprise_filter {
+        parts.push(("enterprise_id", id.to_string()));
+    }
+    let sort = sort.unwrap_or_else(|| listing.sort.clone());
+    for (key, value) in [("q", listing.q.clone()), ("status", listing.status.clone()), ("sort", sort)] {
+        if !value.is_empty() {
+            parts.push((key, value));
+        }
+    }
+    parts
+}
+
 impl ListingTable<'_> {
     fn query_without_page(&self) -> String {
-        let mut parts: Vec<(&str, String)> = Vec::new();
-        if let Some(id) = self.listing.enterprise_filter {
-            parts.push(("enterprise_id", id.to_string()));
-        }
-        if !self.listing.q.is_empty() {
-            parts.push(("q", self.listing.q.clone()));
-        }
-        if !self.listing.status.is_empty() {
-            parts.push(("status", self.listing.status.clone()));
-        }
-        if !self.listing.sort.is_empty() {
-            parts.push(("sort", self.listing.sort.clone()));
-        }
-        serde_urlencoded::to_string(parts).unwrap_or_default()
+        serde_urlencoded::to_string(filter_pairs(self.listing, None)).unwrap_or_default()
     }
 
     /// The address that sorts by `column`, the other way when it already does.
     fn sort_href(&self, column: &str) -> String {
         let sort =
             if self.listing.sort == column || (column == "name" && self.listing.sort.is_empty()) { format!("-{column}") } else { column.to_owned() };
-        let mut parts: Vec<(&str, String)> = Vec::new();
-        if let Some(id) = self.listing.enterprise_filter {
-            parts.push(("enterprise_id", id.to_string()));
-        }
-        if !self.listing.q.is_empty() {
-            parts.push(("q", self.listing.q.clone()));
-        }
-        if !self.listing.status.is_empty() {
-            parts.push(("status", self.listing.status.clone()));
-        }
-        parts.push(("sort", sort));
-        format!("{LISTING}?{}", serde_urlencoded::to_string(parts).unwrap_or_default())
+        format!("{LISTING}?{}", serde_urlencoded::to_string(filter_pairs(self.listing, Some(sort))).unwrap_or_default())
     }
 
     /// `aria-sort` of a column's header.
