@@ -67,12 +67,19 @@ fn chrome(actor: &Actor, organisation: &str) -> Chrome {
     }
 }
 
-fn listing(c: &mut Criterion) {
+/// A temporary SQLite file filled with a dataset of `shape`, and one
+/// pooled connection to it (kept with the directory that holds the file).
+fn dataset(shape: Shape) -> (tempfile::TempDir, db::PooledConnection) {
     let dir = tempfile::tempdir().unwrap();
-    let pool = db::connect_pool(&DatabaseUrl::parse(&dir.path().join("listing.sqlite3").to_string_lossy()), 1).unwrap();
+    let pool = db::connect_pool(&DatabaseUrl::parse(&dir.path().join("bench.sqlite3").to_string_lossy()), 1).unwrap();
     let mut conn = pool.get().unwrap();
     db::run_migrations(&mut conn).unwrap();
-    fill(&mut conn, SHAPE, &SecretString::from("wabapool-demo"), &SecretKeys::random()).unwrap();
+    fill(&mut conn, shape, &SecretString::from("wabapool-demo"), &SecretKeys::random()).unwrap();
+    (dir, conn)
+}
+
+fn listing(c: &mut Criterion) {
+    let (_dir, mut conn) = dataset(SHAPE);
     let (actor, organisation, key) = aggregator_admin(&mut conn);
 
     let page_one = ListQuery::default();
@@ -126,11 +133,7 @@ fn listing(c: &mut Criterion) {
 const ONE_AGGREGATOR: Shape = Shape { aggregators: 1, ..SHAPE };
 
 fn aggregator_overview(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = db::connect_pool(&DatabaseUrl::parse(&dir.path().join("overview.sqlite3").to_string_lossy()), 1).unwrap();
-    let mut conn = pool.get().unwrap();
-    db::run_migrations(&mut conn).unwrap();
-    fill(&mut conn, ONE_AGGREGATOR, &SecretString::from("wabapool-demo"), &SecretKeys::random()).unwrap();
+    let (_dir, mut conn) = dataset(ONE_AGGREGATOR);
     let (actor, organisation, _) = aggregator_admin(&mut conn);
     let query = OverviewQuery::default();
     assert_eq!(overview(&mut conn, &actor, &query).unwrap().len(), 1_000);
