@@ -101,7 +101,14 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, ConnectError> {
         match self.url.backend {
-            Backend::Postgres => Ok(DbConnection::Postgres(PgConnection::establish(&self.url.target)?)),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url.target)?;
+                // A statement outside a transaction commits without waiting
+                // for the disk; write_transaction turns the wait on for its
+                // own (see write_transaction_unflushed).
+                conn.batch_execute("SET synchronous_commit TO off")?;
+                Ok(DbConnection::Postgres(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url.target)?;
                 // busy_timeout first: switching to WAL itself may have to wait.
@@ -180,6 +187,40 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    transaction_that_writes(conn, Commit::Flushed, work)
+}
+
+/// [`write_transaction`] whose commit, on PostgreSQL, does not wait for the
+/// WAL to reach the disk, like every statement run outside a transaction
+/// there (each connection sets `synchronous_commit` off; a flushed
+/// transaction sets it on for itself). The rows it locks are free again
+/// without a disk flush in between. A crash of the database server may lose
+/// such a commit, and only if no flushed commit followed it: PostgreSQL
+/// flushes its WAL in order, so a flushed commit made after it on the same
+/// server (the one a client is answered after) makes it durable too. For
+/// state whose loss in that crash costs nothing a client was told of: the
+/// routing's turn, the throughput reserved in the current second, a claim
+/// that a flushed commit confirms. On SQLite it is [`write_transaction`].
+pub fn write_transaction_unflushed<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    transaction_that_writes(conn, Commit::Unflushed, work)
+}
+
+/// Whether a PostgreSQL commit waits for its WAL to be on disk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    Flushed,
+    Unflushed,
+}
+
+fn transaction_that_writes<T, E, F>(conn: &mut DbConnection, commit_kind: Commit, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     if open_transactions(conn).is_some() {
         return savepoint(conn, work).map_err(|failed| match failed {
             Nested::Work(error) => error,
@@ -193,7 +234,11 @@ where
             Some(writer)
         }
         DbConnection::Postgres(pg) => {
-            AnsiTransactionManager::begin_transaction(pg)?;
+            match commit_kind {
+                // One round trip: the setting ends with the transaction.
+                Commit::Flushed => AnsiTransactionManager::begin_transaction_sql(pg, "BEGIN; SET LOCAL synchronous_commit TO on")?,
+                Commit::Unflushed => AnsiTransactionManager::begin_transaction(pg)?,
+            }
             None
         }
     };
@@ -249,7 +294,7 @@ fn rollback(conn: &mut DbConnection) -> diesel::QueryResult<()> {
 pub fn probe_write(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     use diesel::ExpressionMethods as _;
     use schema::readiness::dsl::{probes, readiness};
-    match diesel::update(readiness).set(probes.eq(probes + 1)).execute(conn)? {
+    match write_transaction(conn, |conn| diesel::update(readiness).set(probes.eq(probes + 1)).execute(conn))? {
         1 => Ok(()),
         _ => Err(diesel::result::Error::NotFound),
     }

@@ -152,6 +152,20 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// Whether the database could not take the work (gone, restarting,
+    /// locked past its timeout), so the same work may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            Self::Db(crate::db::DbError::Unavailable(_))
+                | Self::Database(
+                    Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _)
+                        | Error::BrokenTransactionManager
+                )
+        )
+    }
+
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         let mut errors = FieldErrors::default();
         errors.add(field, message);

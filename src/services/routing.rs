@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::ServiceError;
 use super::api_keys::ApiCaller;
-use crate::db::{DbConnection, write_transaction};
+use crate::db::{DbConnection, write_transaction, write_transaction_unflushed};
 use crate::domain::{E164, ThroughputLevel, out_of_rotation};
 use crate::routing::{self, Decision, Member, Outcome, Request, Strategy, Unavailable};
 use crate::security::secrets::{Sealed, SecretKeys};
@@ -221,19 +221,6 @@ pub fn settled_answer(conn: &mut DbConnection, enterprise_id: i64, key: &str, ha
     })
 }
 
-/// Why the claim transaction was rolled back.
-enum ClaimFailed {
-    Db(diesel::result::Error),
-    /// Another request reserved the Idempotency-Key first.
-    KeyTaken,
-}
-
-impl From<diesel::result::Error> for ClaimFailed {
-    fn from(error: diesel::result::Error) -> Self {
-        Self::Db(error)
-    }
-}
-
 pub enum Planned {
     /// The same Idempotency-Key was answered before: its answer again.
     Replay(Value),
@@ -337,38 +324,36 @@ pub fn plan(
             }
         }
     }
-    let mut holder = None;
+    let mut holder = sticky;
     let mut turn = None;
     let mut reserved = None;
     if keys.is_some() {
+        // Each claim is one statement that stands on its own, committed
+        // unflushed on PostgreSQL (outside a transaction), so no row stays
+        // locked while this request waits for its next statement. The turn
+        // and the member's place in its second first: a claim that comes to
+        // nothing later (the key taken, the recipient held by another
+        // member) leaves a turn skipped or a place unused, never a number
+        // over its limit.
         let now_second = now.and_utc().timestamp();
-        let claimed = write_transaction(conn, |conn| {
-            let claim = claim_member(conn, pool.id, &mut routing_pool, &mut members, &states, &request, &mut decision, now_second)?;
-            let holder = match (sticky, first_choice(&decision)) {
-                (None, Some(first)) => Some(store::claim_sticky(conn, pool.id, &message.to, first)?),
-                (sticky, _) => sticky,
-            };
-            if first_choice(&decision).is_some() && !claim_key(conn, pool.enterprise_id, &key_claim)? {
-                return Err(ClaimFailed::KeyTaken);
-            }
-            Ok((claim, holder))
-        });
-        holder = match claimed {
-            Ok((claim, claimed)) => {
-                (turn, reserved) = claim;
-                claimed
-            }
-            Err(ClaimFailed::KeyTaken) => return answer_to_a_taken_key(conn, caller.enterprise_id, &key_claim),
-            // Another instance claimed the recipient in between (PostgreSQL);
-            // the key's reservation went with the rolled back claim.
-            Err(ClaimFailed::Db(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))) => {
-                if first_choice(&decision).is_some() && !write_transaction(conn, |conn| claim_key(conn, pool.enterprise_id, &key_claim))? {
-                    return answer_to_a_taken_key(conn, caller.enterprise_id, &key_claim);
+        (turn, reserved) = claim_member(conn, pool.id, &mut routing_pool, &mut members, &states, &request, &mut decision, now_second)?;
+        if let (None, Some(chosen)) = (sticky, first_choice(&decision)) {
+            holder = Some(match store::claim_sticky(conn, pool.id, &message.to, chosen)? {
+                store::StickyClaim::Claimed => chosen,
+                // A simultaneous first message claimed the recipient for
+                // another member: it goes from that one too, if it has room.
+                store::StickyClaim::HeldBy(held) => {
+                    let limit = states.iter().find(|s| s.number_id == held).map_or(0, |s| throughput_per_second(s.throughput_level.as_ref()));
+                    if store::reserve_send(conn, pool.id, held, now_second, limit)? {
+                        reserved = Some(held);
+                    }
+                    held
                 }
-                store::sticky(conn, pool.id, &message.to)?
-            }
-            Err(ClaimFailed::Db(other)) => return Err(other.into()),
-        };
+            });
+        }
+        if first_choice(&decision).is_some() && !claim_key(conn, pool.enterprise_id, &key_claim)? {
+            return answer_to_a_taken_key(conn, caller.enterprise_id, &key_claim);
+        }
     }
     let mut order = match &decision.outcome {
         Outcome::Send(order) => order.clone(),
@@ -376,7 +361,10 @@ pub fn plan(
         Outcome::NoEligibleMember => return Ok(Planned::Refused(Refusal::NoEligibleMember(decision, phones_of(&states)))),
         Outcome::UnknownDepartment => return Ok(Planned::Refused(Refusal::UnknownDepartment)),
     };
-    if let Some(pos) = holder.and_then(|holder| order.iter().position(|n| *n == holder)) {
+    // The recipient's member goes first where its place in this second is
+    // reserved (a route question reserves nothing and shows it first too).
+    let holder_first = holder.filter(|held| keys.is_none() || reserved == Some(*held));
+    if let Some(pos) = holder_first.and_then(|holder| order.iter().position(|n| *n == holder)) {
         let held = order.remove(pos);
         order.insert(0, held);
     }
@@ -511,9 +499,14 @@ pub enum SendEnd<'a> {
     Failed { error_code: Option<i64>, failure: SendFailure },
 }
 
-/// Stores the outcome in one transaction and returns the message's id.
-/// With an Idempotency-Key, `answer` words the answer a retry will get
-/// (it is given the message's id) and it is stored with the key.
+/// Stores the outcome and returns the message's id: first the routing
+/// state (the pool's turn, the member's last use, weights, stickiness,
+/// cool-downs) in a transaction committed unflushed, so that on PostgreSQL
+/// the pool's hot rows are locked for a few statements and never across a
+/// disk flush; then the send-log row in a flushed commit, which makes both
+/// durable before the client hears of the send. With an Idempotency-Key,
+/// `answer` words the answer a retry will get (it is given the message's
+/// id) and it is stored with the key.
 #[allow(clippy::too_many_arguments)]
 pub fn record(
     conn: &mut DbConnection,
@@ -527,49 +520,17 @@ pub fn record(
 ) -> Result<i64, ServiceError> {
     let attempts_json: Vec<Value> = attempts.iter().map(|a| json!({ "phone_number_id": a.phone_number_id, "error_code": a.error_code })).collect();
     let attempts_text = Value::Array(attempts_json).to_string();
+    if served_at_first_try(plan, attempts, end) {
+        record_routing(conn, plan, message, attempts, end)?;
+    } else {
+        write_transaction_unflushed(conn, |conn| record_routing(conn, plan, message, attempts, end))?;
+    }
+    let (status, number_id, wamid, error_code) = match end {
+        SendEnd::Sent { target, wamid } => ("sent", Some(target.number_id), Some(wamid.as_str()), None),
+        // A failure belongs to the member that tried last.
+        SendEnd::Failed { error_code, .. } => ("failed", attempts.last().map(|a| a.number_id), None, *error_code),
+    };
     write_transaction(conn, |conn| {
-        if matches!(conn, DbConnection::Postgres(_)) {
-            // SQLite's immediate transaction already queues the writers.
-            store::lock_pool(conn, plan.pool.id)?;
-        }
-        let now = crate::store::now();
-        for attempt in attempts {
-            match attempt.class {
-                Some(routing::ErrorClass::CoolDownMember) => {
-                    store::cool_down(conn, plan.pool.id, attempt.number_id, now + chrono::Duration::minutes(COOL_DOWN_MINUTES))?
-                }
-                Some(routing::ErrorClass::WabaOutOfRotation) => {
-                    if let Some(target) = plan.targets.iter().find(|t| t.number_id == attempt.number_id) {
-                        store::waba_out_of_rotation(conn, target.waba_id, now + chrono::Duration::minutes(WABA_OUT_MINUTES))?;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let (status, number_id, wamid, error_code) = match end {
-            SendEnd::Sent { target, wamid } => {
-                settle_turn(conn, plan.pool.id, plan.turn, Some(target.slot))?;
-                store::record_success(conn, plan.pool.id, target.number_id)?;
-                if plan.reserved != Some(target.number_id) {
-                    // Failed over: the member that served sent one more.
-                    store::reserve_send(conn, plan.pool.id, target.number_id, now.and_utc().timestamp(), i64::MAX)?;
-                }
-                if Strategy::parse(&plan.pool.strategy) == Some(Strategy::Weighted) {
-                    for (number_id, weight) in routing::weighted_after(&plan.members, &plan.eligible, target.number_id) {
-                        store::set_current_weight(conn, plan.pool.id, number_id, weight)?;
-                    }
-                }
-                if plan.holder != Some(target.number_id) {
-                    store::set_sticky(conn, plan.pool.id, &message.to, target.number_id)?;
-                }
-                ("sent", Some(target.number_id), Some(wamid.as_str()), None)
-            }
-            // A failure belongs to the member that tried last.
-            SendEnd::Failed { error_code, .. } => {
-                settle_turn(conn, plan.pool.id, plan.turn, None)?;
-                ("failed", attempts.last().map(|a| a.number_id), None, *error_code)
-            }
-        };
         let id = store::insert_message(
             conn,
             &NewMessage {
@@ -594,4 +555,64 @@ pub fn record(
         }
         Ok(id)
     })
+}
+
+/// Whether the first member tried sent the message, in a pool whose
+/// weights do not move: its outcome then writes the pool's row (only when
+/// its turn must settle), that member's row and the recipient's, each a
+/// statement of its own, in the order in which a plan claims them.
+fn served_at_first_try(plan: &Plan, attempts: &[Attempt], end: &SendEnd<'_>) -> bool {
+    attempts.len() == 1 && matches!(end, SendEnd::Sent { .. }) && Strategy::parse(&plan.pool.strategy) != Some(Strategy::Weighted)
+}
+
+/// The routing state a send's outcome changes. An outcome other than
+/// [`served_at_first_try`] writes several members' rows or a WABA's, in one
+/// transaction that takes the pool's row lock first, so that those of one
+/// pool run one at a time and never deadlock (SQLite's immediate
+/// transactions queue them already).
+fn record_routing(
+    conn: &mut DbConnection,
+    plan: &Plan,
+    message: &CheckedMessage,
+    attempts: &[Attempt],
+    end: &SendEnd<'_>,
+) -> diesel::QueryResult<()> {
+    let weighted = Strategy::parse(&plan.pool.strategy) == Some(Strategy::Weighted);
+    if matches!(conn, DbConnection::Postgres(_)) && !served_at_first_try(plan, attempts, end) {
+        store::lock_pool(conn, plan.pool.id)?;
+    }
+    let now = crate::store::now();
+    for attempt in attempts {
+        match attempt.class {
+            Some(routing::ErrorClass::CoolDownMember) => {
+                store::cool_down(conn, plan.pool.id, attempt.number_id, now + chrono::Duration::minutes(COOL_DOWN_MINUTES))?
+            }
+            Some(routing::ErrorClass::WabaOutOfRotation) => {
+                if let Some(target) = plan.targets.iter().find(|t| t.number_id == attempt.number_id) {
+                    store::waba_out_of_rotation(conn, target.waba_id, now + chrono::Duration::minutes(WABA_OUT_MINUTES))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    match end {
+        SendEnd::Sent { target, .. } => {
+            settle_turn(conn, plan.pool.id, plan.turn, Some(target.slot))?;
+            store::record_success(conn, plan.pool.id, target.number_id)?;
+            if plan.reserved != Some(target.number_id) {
+                // Failed over: the member that served sent one more.
+                store::reserve_send(conn, plan.pool.id, target.number_id, now.and_utc().timestamp(), i64::MAX)?;
+            }
+            if weighted {
+                for (number_id, weight) in routing::weighted_after(&plan.members, &plan.eligible, target.number_id) {
+                    store::set_current_weight(conn, plan.pool.id, number_id, weight)?;
+                }
+            }
+            if plan.holder != Some(target.number_id) {
+                store::set_sticky(conn, plan.pool.id, &message.to, target.number_id)?;
+            }
+        }
+        SendEnd::Failed { .. } => settle_turn(conn, plan.pool.id, plan.turn, None)?,
+    }
+    Ok(())
 }

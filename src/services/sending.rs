@@ -20,6 +20,22 @@ use crate::security::secrets::SecretKeys;
 const KEY_WAIT: Duration = Duration::from_millis(1500);
 const KEY_WAIT_STEP: Duration = Duration::from_millis(100);
 
+/// How long a send that reached Meta keeps asking a database that is not
+/// answering to store its outcome, and the pauses between its tries.
+const RECORD_PATIENCE: Duration = Duration::from_secs(15);
+const RECORD_FIRST_PAUSE: Duration = Duration::from_millis(100);
+const RECORD_LAST_PAUSE: Duration = Duration::from_secs(2);
+
+/// A send that reached Meta, waiting to be stored: who sent, the plan,
+/// the request, Meta's answers and the place of the member that sent.
+struct Outcome {
+    caller: api_keys::ApiCaller,
+    plan: Box<Plan>,
+    request: SendRequest,
+    tried: Tried,
+    served: Option<usize>,
+}
+
 /// What a send needs besides the request: the database, Meta's Graph API
 /// and the keys that open the members' stored tokens.
 pub struct Sender<'a, D> {
@@ -117,18 +133,39 @@ impl<D: super::DatabaseRunner> Sender<'_, D> {
             Planned::Refused(refused) => return Ok(SendOutcome::Refused(refused)),
         };
         let (tried, served) = ask_meta(self.graph, &plan, &request.message).await;
-        let stored = tried.clone();
-        let recorded = self
-            .db
-            .write(move |conn| {
-                let end = send_end(&plan, served, &stored.delivery);
-                let key = request.idempotency_key.as_deref();
-                routing::record(conn, &caller, &plan, &request.message, &stored.attempts, &end, key, |id| stored_answer(id, &stored))
-            })
-            .await;
-        match recorded {
-            Ok(id) => Ok(SendOutcome::Ended(Ended { id, tried })),
-            Err(cause) => Err(SendError::NotStored { tried: Box::new(tried), cause }),
+        let outcome = std::sync::Arc::new(Outcome { caller, plan, request, tried, served });
+        match self.record_patiently(&outcome, stored_answer).await {
+            Ok(id) => Ok(SendOutcome::Ended(Ended { id, tried: outcome.tried.clone() })),
+            Err(cause) => Err(SendError::NotStored { tried: Box::new(outcome.tried.clone()), cause }),
+        }
+    }
+
+    /// Stores a send's outcome. Meta has sent the message (or refused it),
+    /// so a database that is not answering (restarting, failing over) is
+    /// asked again for up to [`RECORD_PATIENCE`]: the client then hears of
+    /// the send instead of an error that would make it send again.
+    async fn record_patiently(&self, outcome: &std::sync::Arc<Outcome>, stored_answer: StoredAnswer) -> Result<i64, ServiceError> {
+        let started = Instant::now();
+        let mut pause = RECORD_FIRST_PAUSE;
+        loop {
+            let outcome = outcome.clone();
+            let recorded = self
+                .db
+                .write(move |conn| {
+                    let Outcome { caller, plan, request, tried, served } = &*outcome;
+                    let end = send_end(plan, *served, &tried.delivery);
+                    let key = request.idempotency_key.as_deref();
+                    routing::record(conn, caller, plan, &request.message, &tried.attempts, &end, key, |id| stored_answer(id, tried))
+                })
+                .await;
+            match recorded {
+                Err(cause) if cause.is_unavailable() && started.elapsed() + pause < RECORD_PATIENCE => {
+                    tracing::warn!(error = %cause, "the send's outcome waits for the database");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RECORD_LAST_PAUSE);
+                }
+                other => return other,
+            }
         }
     }
 

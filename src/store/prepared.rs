@@ -100,6 +100,16 @@ fixed_statement! {
 }
 
 fixed_statement! {
+    /// Makes a member a recipient's sticky sender unless one is already there.
+    pub struct ClaimSticky { pub pool_id: &'a i64, pub recipient: &'a str, pub number_id: &'a i64, pub at: &'a chrono::NaiveDateTime }
+    sql: [
+        "INSERT INTO sticky_senders (pool_id, recipient, number_id, updated_at) VALUES (",
+        (pool_id as BigInt), ", ", (recipient as Text), ", ", (number_id as BigInt), ", ", (at as Timestamp),
+        ") ON CONFLICT (pool_id, recipient) DO NOTHING",
+    ]
+}
+
+fixed_statement! {
     /// Takes over a reservation whose send never stored an outcome, only
     /// from the moment it was read at.
     pub struct TakeOverIdempotencyKey {

@@ -301,12 +301,26 @@ pub fn recent_failures(conn: &mut DbConnection, pool_id: i64, limit: i64) -> Que
 }
 
 /// Makes `number_id` the recipient's sticky sender unless a send got there
-/// first; returns the member that holds the recipient. Inside a write
-/// transaction; on PostgreSQL a simultaneous claim from another instance
-/// surfaces as a unique violation.
-pub fn claim_sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str, number_id: i64) -> QueryResult<i64> {
-    if let Some(holder) = sticky(conn, pool_id, recipient)? {
-        return Ok(holder);
+/// first. One statement when the recipient is new: the insert does nothing
+/// where a row is already there, on any instance, and the row there is
+/// read then.
+pub fn claim_sticky(conn: &mut DbConnection, pool_id: i64, recipient: &str, number_id: i64) -> QueryResult<StickyClaim> {
+    let inserted = prepared::ClaimSticky { pool_id: &pool_id, recipient, number_id: &number_id, at: &super::now() }.execute(conn)?;
+    if inserted == 1 {
+        return Ok(StickyClaim::Claimed);
     }
-    insert_sticky(conn, pool_id, recipient, number_id).map(|()| number_id)
+    Ok(match sticky(conn, pool_id, recipient)? {
+        Some(holder) => StickyClaim::HeldBy(holder),
+        // Not reached: a claim is never given back.
+        None => StickyClaim::HeldBy(number_id),
+    })
+}
+
+/// What a claim of a recipient found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickyClaim {
+    /// The recipient is now this send's member's.
+    Claimed,
+    /// Another send claimed the recipient first, for this member.
+    HeldBy(i64),
 }
