@@ -17,20 +17,20 @@ use wabapool::startup::Application;
 use crate::helpers::{PASSWORD, TestDatabase, browser, csrf_of, seeded_database, sign_in, with_pool};
 
 /// One running instance and its server handle.
-struct Instance {
-    address: String,
-    server: actix_web::dev::ServerHandle,
+pub(crate) struct Instance {
+    pub(crate) address: String,
+    pub(crate) server: actix_web::dev::ServerHandle,
 }
 
 /// Settings both instances share, as a deployment does: the database and
 /// the session key (a fixed test key here).
-fn shared_settings(url: &str) -> Settings {
+pub(crate) fn shared_settings(url: &str) -> Settings {
     let mut settings = Settings::for_database(url);
     settings.session_key = secrecy::SecretSlice::from(vec![42u8; 64]);
     settings
 }
 
-async fn start(settings: Settings) -> Instance {
+pub(crate) async fn start(settings: Settings) -> Instance {
     let app = Application::build(settings).await.expect("instance builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let server = app.server_handle();
@@ -181,8 +181,8 @@ async fn when_one_instance_stops_the_other_keeps_serving() {
 }
 
 /// A TCP proxy in front of PostgreSQL that can cut every connection.
-struct Outage {
-    port: u16,
+pub(crate) struct Outage {
+    pub(crate) port: u16,
     up: Arc<AtomicBool>,
     connections: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
@@ -211,14 +211,24 @@ impl Outage {
         Self { port, up, connections }
     }
 
-    fn cut(&self) {
+    /// A proxy in front of the PostgreSQL server of `url`, and the URL through it.
+    pub(crate) async fn in_front_of(url: &str) -> (Self, String) {
+        let server_port: u16 = url.rsplit_once('@').and_then(|(_, rest)| rest.split(['/', ':']).nth(1)).and_then(|p| p.parse().ok()).unwrap_or(5432);
+        let outage = Self::start(server_port).await;
+        let (head, tail) = url.split_once('@').unwrap();
+        let database = tail.rsplit_once('/').unwrap().1;
+        let proxied = format!("{head}@127.0.0.1:{}/{database}", outage.port);
+        (outage, proxied)
+    }
+
+    pub(crate) fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
         for task in self.connections.lock().unwrap().drain(..) {
             task.abort();
         }
     }
 
-    fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
 }
@@ -230,13 +240,7 @@ async fn a_database_outage_answers_503_and_the_instance_recovers_by_itself() {
         eprintln!("database outage test: runs against PostgreSQL (WABAPOOL_TEST_DATABASE_URL); SQLite has no server to lose");
         return;
     }
-    let server_port: u16 = url.rsplit_once('@').and_then(|(_, rest)| rest.split(['/', ':']).nth(1)).and_then(|p| p.parse().ok()).unwrap_or(5432);
-    let outage = Outage::start(server_port).await;
-    let proxied = {
-        let (head, tail) = url.split_once('@').unwrap();
-        let database = tail.rsplit_once('/').unwrap().1;
-        format!("{head}@127.0.0.1:{}/{database}", outage.port)
-    };
+    let (outage, proxied) = Outage::in_front_of(&url).await;
     let instance = start(shared_settings(&proxied)).await;
     let client = browser();
     sign_in(&client, &instance.address, "admin@acme.example").await;

@@ -26,6 +26,7 @@ mod readiness;
 mod roles;
 mod routing;
 mod schema;
+mod send_instances;
 mod session_changes;
 mod session_end;
 mod slow_clients;
