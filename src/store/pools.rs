@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{enterprises, numbers, pool_members, pools, wabas};
+use crate::db::{DbConnection, MultiBackend};
 use crate::domain::{NumberStatus, QualityRating, WabaStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -185,14 +185,12 @@ pub(super) fn each_of(ids: &[i64]) -> impl Iterator<Item = [i64; BATCH]> + '_ {
     })
 }
 
-/// The ids of every pool that the scope and filters match, in listing order
-/// (name, then id): their number is the listing's total and a slice of them
-/// its page. No LIMIT: SQLite (3.47 on) plans with a bound LIMIT's value and
-/// re-prepares the statement each time that parameter is bound again, and a
-/// page needs the sort over every match anyway. One statement per filter
-/// combination, each kept prepared.
-pub fn matching_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilter) -> QueryResult<Vec<i64>> {
-    let mut query = pools::table.inner_join(enterprises::table).select(pools::id).into_boxed();
+/// The pools joined to their enterprises, as the listing filters them.
+type Listed<'a> = diesel::dsl::IntoBoxed<'a, diesel::dsl::InnerJoin<pools::table, enterprises::table>, MultiBackend>;
+
+/// The pools that the scope and filters match, in no order yet.
+fn matching(scope: ListScope, filter: &ListFilter) -> Listed<'static> {
+    let mut query = pools::table.inner_join(enterprises::table).into_boxed();
     query = match scope {
         ListScope::Enterprise(id) => query.filter(pools::enterprise_id.eq(id)),
         ListScope::Aggregator(id) => query.filter(enterprises::aggregator_id.eq(id)),
@@ -212,7 +210,20 @@ pub fn matching_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilt
     if let Some(active) = filter.active {
         query = query.filter(pools::active.eq(active));
     }
-    query = match filter.order {
+    query
+}
+
+/// How many pools the scope and filters match: the listing's total.
+pub fn count_matching(conn: &mut DbConnection, scope: ListScope, filter: &ListFilter) -> QueryResult<i64> {
+    matching(scope, filter).count().get_result(conn)
+}
+
+/// The ids of `limit` matching pools from `offset` on, in listing order
+/// (the chosen column, then name, then id): one page, read by the database
+/// from the indexes on the order's columns, never every match.
+pub fn page_of_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilter, offset: i64, limit: i64) -> QueryResult<Vec<i64>> {
+    let query = matching(scope, filter);
+    let query = match filter.order {
         ListOrder::Name => query.order((pools::name_key.asc(), pools::id.asc())),
         ListOrder::NameDescending => query.order((pools::name_key.desc(), pools::id.desc())),
         ListOrder::Enterprise => query.order((enterprises::name.asc(), pools::name_key.asc(), pools::id.asc())),
@@ -220,7 +231,7 @@ pub fn matching_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilt
         ListOrder::ActiveFirst => query.order((pools::active.desc(), pools::name_key.asc(), pools::id.asc())),
         ListOrder::InactiveFirst => query.order((pools::active.asc(), pools::name_key.asc(), pools::id.asc())),
     };
-    query.load(conn)
+    query.select(pools::id).offset(offset).limit(limit).load(conn)
 }
 
 /// The listed pools with their enterprise's name, in the order of `ids`.
