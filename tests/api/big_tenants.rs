@@ -79,7 +79,7 @@ async fn the_enterprise_filter_offers_a_bounded_few_and_keeps_the_chosen_one() {
 }
 
 #[tokio::test]
-async fn the_pools_csv_of_a_large_aggregator_streams_every_pool_once_in_listing_order() {
+async fn the_pools_csv_of_a_large_aggregator_holds_every_pool_once_in_listing_order() {
     let app = large_aggregator().await;
 
     let response = app.get(&format!("{LISTING}.csv")).await;
@@ -89,7 +89,7 @@ async fn the_pools_csv_of_a_large_aggregator_streams_every_pool_once_in_listing_
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(lines[0], "pool,enterprise,active,numbers,numbers_in_rotation,member_count");
     let names: Vec<&str> = lines[1..].iter().filter_map(|l| l.split(',').next()).collect();
-    assert_eq!(names.len(), 2 * ENTERPRISES, "every pool, across more than one chunk");
+    assert_eq!(names.len(), 2 * ENTERPRISES, "every pool");
     let mut distinct = names.clone();
     distinct.sort_unstable();
     distinct.dedup();
