@@ -31,6 +31,32 @@ pub fn enterprises_in_scope(conn: &mut DbConnection, actor: &Actor) -> QueryResu
     }
 }
 
+/// Enterprises a filter's picker offers at most: an aggregator of thousands
+/// of enterprises gets the first of them by name and the one chosen, so the
+/// page's size does not grow with the tenant.
+pub const ENTERPRISE_CHOICES: i64 = 100;
+
+/// The enterprises a filter offers, and whether the aggregator has more.
+#[derive(Debug, Clone, Default)]
+pub struct EnterpriseChoices {
+    pub offered: Vec<EnterpriseRow>,
+    pub more: bool,
+}
+
+/// The aggregator actor's first [`ENTERPRISE_CHOICES`] enterprises by
+/// name, with `chosen` added when it is not among them; none for an
+/// enterprise's user, who has no enterprise filter.
+pub fn enterprise_choices(conn: &mut DbConnection, actor: &Actor, chosen: Option<&EnterpriseRow>) -> QueryResult<EnterpriseChoices> {
+    let Scope::Aggregator(id) = actor.scope else { return Ok(EnterpriseChoices::default()) };
+    let mut offered = orgs::first_enterprises_of_aggregator(conn, id.get(), ENTERPRISE_CHOICES + 1)?;
+    let more = offered.len() as i64 > ENTERPRISE_CHOICES;
+    offered.truncate(ENTERPRISE_CHOICES as usize);
+    if let Some(chosen) = chosen.filter(|c| !offered.iter().any(|e| e.id == c.id)) {
+        offered.insert(0, chosen.clone());
+    }
+    Ok(EnterpriseChoices { offered, more })
+}
+
 /// Resolves the enterprise a form names. Enterprise users act on their own
 /// (a different id is another tenant's: NotFound); aggregator users must
 /// pick one of theirs.

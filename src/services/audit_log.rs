@@ -2,16 +2,16 @@
 //! what, before and after; filtered, paged, and exported as CSV. Super
 //! admins see their enterprise; aggregator super admins their enterprises.
 
-use super::access::{enterprise_in_scope, enterprises_in_scope};
+use super::access::{EnterpriseChoices, enterprise_choices, enterprise_in_scope};
 use super::{Actor, ServiceError};
 use crate::db::DbConnection;
-use crate::domain::EnterpriseId;
-use crate::store::audit::{self, AuditFilter, AuditRow};
-use crate::store::orgs::EnterpriseRow;
+use crate::domain::{EnterpriseId, Scope};
+pub use crate::store::audit::AuditRow;
+use crate::store::audit::{self, AuditFilter, AuditScope};
 
 pub const PAGE_SIZE: i64 = 100;
-/// The most rows one CSV export holds.
-pub const EXPORT_LIMIT: i64 = 50_000;
+/// Entries one read of a CSV export holds: the export streams chunk after chunk.
+pub const EXPORT_CHUNK: i64 = 1_000;
 
 /// The actions an entry can record, for the filter.
 pub const ACTIONS: &[&str] = &[
@@ -56,7 +56,8 @@ pub struct AuditPage {
     pub total: i64,
     pub page: i64,
     pub pages: i64,
-    pub enterprises: Vec<EnterpriseRow>,
+    /// The enterprises the filter offers: a bounded few.
+    pub enterprises: EnterpriseChoices,
     pub query: AuditQuery,
 }
 
@@ -69,19 +70,24 @@ fn date(raw: Option<&str>, field: &'static str) -> Result<Option<chrono::NaiveDa
     }
 }
 
-fn filter(conn: &mut DbConnection, actor: &Actor, query: &AuditQuery) -> Result<(AuditFilter, Vec<EnterpriseRow>, i64), ServiceError> {
+fn filter(conn: &mut DbConnection, actor: &Actor, query: &AuditQuery) -> Result<(AuditFilter, EnterpriseChoices, i64), ServiceError> {
     if !actor.role.manages_users() {
         return Err(ServiceError::Forbidden);
     }
-    let enterprises = enterprises_in_scope(conn, actor)?;
     let mut f = AuditFilter { limit: PAGE_SIZE, ..AuditFilter::default() };
-    f.enterprise_ids = match query.enterprise_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let chosen = match query.enterprise_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(raw) => {
             let id: EnterpriseId = raw.parse().map_err(|_| ServiceError::NotFound)?;
-            vec![enterprise_in_scope(conn, actor, id)?.id]
+            Some(enterprise_in_scope(conn, actor, id)?)
         }
-        None => enterprises.iter().map(|e| e.id).collect(),
+        None => None,
     };
+    f.scope = match (&chosen, actor.scope) {
+        (Some(enterprise), _) => AuditScope::Enterprise(enterprise.id),
+        (None, Scope::Enterprise(id)) => AuditScope::Enterprise(id.get()),
+        (None, Scope::Aggregator(id)) => AuditScope::Aggregator(id.get()),
+    };
+    let enterprises = enterprise_choices(conn, actor, chosen.as_ref())?;
     if let Some(actor_text) = query.actor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         if actor_text.chars().count() > 254 || actor_text.chars().any(char::is_control) {
             return Err(ServiceError::invalid("actor", "Search at most 254 characters, without control characters."));
@@ -108,36 +114,18 @@ fn filter(conn: &mut DbConnection, actor: &Actor, query: &AuditQuery) -> Result<
     Ok((f, enterprises, page))
 }
 
-fn with_enterprise_names(rows: Vec<AuditRow>, enterprises: &[EnterpriseRow]) -> Vec<(AuditRow, String)> {
-    rows.into_iter()
-        .map(|row| {
-            let name = enterprises.iter().find(|e| Some(e.id) == row.enterprise_id).map(|e| e.name.clone()).unwrap_or_default();
-            (row, name)
-        })
-        .collect()
-}
-
 pub fn audit_page(conn: &mut DbConnection, actor: &Actor, query: AuditQuery) -> Result<AuditPage, ServiceError> {
     let (f, enterprises, page) = filter(conn, actor, &query)?;
-    let (rows, total) = audit::search(conn, &f)?;
-    Ok(AuditPage {
-        entries: with_enterprise_names(rows, &enterprises),
-        total,
-        page,
-        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
-        enterprises,
-        query,
-    })
+    let total = audit::count(conn, &f)?;
+    Ok(AuditPage { entries: audit::page(conn, &f)?, total, page, pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1), enterprises, query })
 }
 
-/// The matching entries as CSV (RFC 4180), newest first. Cells that a
-/// spreadsheet would run as a formula are prefixed with a quote.
-/// Every entry the filters match, newest first, up to the export limit,
-/// each with its enterprise's name.
-pub fn audit_export(conn: &mut DbConnection, actor: &Actor, query: AuditQuery) -> Result<Vec<(AuditRow, String)>, ServiceError> {
-    let (mut f, enterprises, _) = filter(conn, actor, &query)?;
-    f.offset = 0;
-    f.limit = EXPORT_LIMIT;
-    let (rows, _) = audit::search(conn, &f)?;
-    Ok(with_enterprise_names(rows, &enterprises))
+/// The entries the filters match from `offset` on, newest first, at most
+/// [`EXPORT_CHUNK`] of them, each with its enterprise's name: one chunk of
+/// the CSV export. A chunk shorter than that is the last.
+pub fn audit_export(conn: &mut DbConnection, actor: &Actor, query: &AuditQuery, offset: i64) -> Result<Vec<(AuditRow, String)>, ServiceError> {
+    let (mut f, _, _) = filter(conn, actor, query)?;
+    f.offset = offset;
+    f.limit = EXPORT_CHUNK;
+    Ok(audit::page(conn, &f)?)
 }

@@ -8,7 +8,7 @@
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::access::{chosen_enterprise, enterprise_in_scope, enterprises_in_scope, require_channel_admin};
+use super::access::{EnterpriseChoices, chosen_enterprise, enterprise_choices, enterprise_in_scope, enterprises_in_scope, require_channel_admin};
 use super::{Actor, DatabaseRunner, FieldErrors, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{E164, EnterpriseId, NumberStatus, QualityRating, ThroughputLevel, WabaStatus};
@@ -64,7 +64,8 @@ impl WabaView {
 
 #[derive(Debug, Clone)]
 pub struct NumbersPage {
-    pub enterprises: Vec<EnterpriseRow>,
+    /// The enterprises the picker offers: a bounded few.
+    pub enterprises: EnterpriseChoices,
     pub enterprise: Option<EnterpriseRow>,
     pub activated_count: i64,
     pub wabas: Vec<WabaView>,
@@ -93,8 +94,9 @@ fn view(n: NumberRow, pool_name: Option<String>, enterprise_id: i64) -> NumberVi
 
 pub fn numbers_page(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option<&str>) -> Result<NumbersPage, ServiceError> {
     require_channel_admin(actor)?;
-    let enterprises = if actor.scope.is_aggregator() { enterprises_in_scope(conn, actor)? } else { Vec::new() };
-    let Some(enterprise) = chosen_enterprise(conn, actor, enterprise_id)? else {
+    let chosen = chosen_enterprise(conn, actor, enterprise_id)?;
+    let enterprises = enterprise_choices(conn, actor, chosen.as_ref())?;
+    let Some(enterprise) = chosen else {
         return Ok(NumbersPage { enterprises, enterprise: None, activated_count: 0, wabas: Vec::new() });
     };
     let mut wabas: Vec<WabaView> =
@@ -108,6 +110,27 @@ pub fn numbers_page(conn: &mut DbConnection, actor: &Actor, enterprise_id: Optio
     }
     let activated_count = numbers::count_activated(conn, enterprise.id)?;
     Ok(NumbersPage { enterprises, enterprise: Some(enterprise), activated_count, wabas })
+}
+
+/// Numbers one read of the CSV export holds: the export streams chunk after chunk.
+pub const EXPORT_CHUNK: i64 = 500;
+
+/// The chosen enterprise's own numbers from `offset` on, with their WABA's
+/// name, in the Numbers page's order, at most [`EXPORT_CHUNK`]: one chunk of
+/// the CSV export; none when no enterprise is chosen. A chunk shorter than
+/// that is the last.
+pub fn export_numbers(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    enterprise_id: Option<&str>,
+    offset: i64,
+) -> Result<Vec<(String, NumberView)>, ServiceError> {
+    require_channel_admin(actor)?;
+    let Some(enterprise) = chosen_enterprise(conn, actor, enterprise_id)? else { return Ok(Vec::new()) };
+    Ok(numbers::own_in_linked_wabas(conn, enterprise.id, offset, EXPORT_CHUNK)?
+        .into_iter()
+        .map(|row| (row.waba_name, view(row.number, row.pool_name, enterprise.id)))
+        .collect())
 }
 
 // ----------------------------------------------------------------- linking

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::audit_entries;
+use crate::db::schema::{audit_entries, enterprises};
 
 /// One audit entry, written in the same transaction as the change it records.
 #[derive(Debug, Clone, Default)]
@@ -71,10 +71,26 @@ pub fn recent(conn: &mut DbConnection, enterprise_ids: Option<&[i64]>, limit: i6
     query.order(audit_entries::id.desc()).limit(limit).select(AuditRow::as_select()).load(conn)
 }
 
+/// Whose entries: one enterprise's, or those of every enterprise of an
+/// aggregator, found through the enterprises table rather than a list of
+/// ids that grows with the aggregator.
+#[derive(Debug, Clone, Copy)]
+pub enum AuditScope {
+    Enterprise(i64),
+    Aggregator(i64),
+}
+
+impl Default for AuditScope {
+    /// No enterprise has id 0: nothing matches.
+    fn default() -> Self {
+        Self::Enterprise(0)
+    }
+}
+
 /// The audit log's filters, already checked.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    pub enterprise_ids: Vec<i64>,
+    pub scope: AuditScope,
     pub actor_contains: Option<String>,
     pub action: Option<String>,
     pub from: Option<chrono::NaiveDateTime>,
@@ -83,25 +99,50 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-/// One page of matching entries, newest first, and how many match.
-pub fn search(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<(Vec<AuditRow>, i64)> {
-    let build = || {
-        let mut query = audit_entries::table.into_boxed().filter(audit_entries::enterprise_id.eq_any(filter.enterprise_ids.clone()));
-        if let Some(actor) = &filter.actor_contains {
-            query = query.filter(audit_entries::actor_email.like(super::like_pattern(&actor.to_lowercase())).escape('\\'));
-        }
-        if let Some(action) = &filter.action {
-            query = query.filter(audit_entries::action.eq(action.clone()));
-        }
-        if let Some(from) = filter.from {
-            query = query.filter(audit_entries::occurred_at.ge(from));
-        }
-        if let Some(until) = filter.until {
-            query = query.filter(audit_entries::occurred_at.lt(until));
-        }
-        query
+type Matching<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::InnerJoinOn<
+        audit_entries::table,
+        enterprises::table,
+        diesel::dsl::Eq<audit_entries::enterprise_id, diesel::dsl::Nullable<enterprises::id>>,
+    >,
+    crate::db::MultiBackend,
+>;
+
+/// How many entries match.
+pub fn count(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<i64> {
+    matching(filter).count().get_result(conn)
+}
+
+/// `filter.limit` matching entries from `filter.offset` on, newest first,
+/// each with its enterprise's name.
+pub fn page(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<Vec<(AuditRow, String)>> {
+    matching(filter)
+        .order(audit_entries::id.desc())
+        .offset(filter.offset)
+        .limit(filter.limit)
+        .select((AuditRow::as_select(), enterprises::name))
+        .load(conn)
+}
+
+/// The entries the filter matches, in no order yet.
+fn matching(filter: &AuditFilter) -> Matching<'static> {
+    let mut query = audit_entries::table.inner_join(enterprises::table.on(audit_entries::enterprise_id.eq(enterprises::id.nullable()))).into_boxed();
+    query = match filter.scope {
+        AuditScope::Enterprise(id) => query.filter(audit_entries::enterprise_id.eq(id)),
+        AuditScope::Aggregator(id) => query.filter(enterprises::aggregator_id.eq(id)),
     };
-    let total = build().count().get_result(conn)?;
-    let rows = build().order(audit_entries::id.desc()).offset(filter.offset).limit(filter.limit).select(AuditRow::as_select()).load(conn)?;
-    Ok((rows, total))
+    if let Some(actor) = &filter.actor_contains {
+        query = query.filter(audit_entries::actor_email.like(super::like_pattern(&actor.to_lowercase())).escape('\\'));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_entries::action.eq(action.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_entries::occurred_at.ge(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_entries::occurred_at.lt(until));
+    }
+    query
 }

@@ -273,6 +273,23 @@ pub fn of_linked_wabas(conn: &mut DbConnection, enterprise_id: i64) -> QueryResu
         .load(conn)
 }
 
+/// `limit` of an enterprise's own numbers from `offset` on, in its linked
+/// WABAs, in the Numbers page's order: one chunk of its CSV export.
+pub fn own_in_linked_wabas(conn: &mut DbConnection, enterprise_id: i64, offset: i64, limit: i64) -> QueryResult<Vec<NumberListRow>> {
+    use crate::db::schema::waba_links;
+    numbers::table
+        .inner_join(wabas::table.inner_join(waba_links::table))
+        .left_join(pool_members::table)
+        .left_join(pools::table.on(pools::id.eq(pool_members::pool_id)))
+        .filter(waba_links::enterprise_id.eq(enterprise_id))
+        .filter(numbers::enterprise_id.eq(enterprise_id))
+        .order((wabas::name.asc(), wabas::id.asc(), numbers::display_phone_number.asc(), numbers::id.asc()))
+        .select((NumberRow::as_select(), wabas::name, pools::name.nullable()))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)
+}
+
 /// Activated numbers per enterprise, for several enterprises, in one
 /// fixed-shape statement per batch of enterprises (see `pools::each_of`).
 pub fn activated_counts(conn: &mut DbConnection, enterprise_ids: &[i64]) -> QueryResult<Vec<(Option<i64>, i64)>> {

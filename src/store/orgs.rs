@@ -59,6 +59,17 @@ pub fn enterprises_of_aggregator(conn: &mut DbConnection, aggregator_id: i64) ->
         .load(conn)
 }
 
+/// The first `limit` of an aggregator's enterprises, by name, read from
+/// the index on (aggregator, name).
+pub fn first_enterprises_of_aggregator(conn: &mut DbConnection, aggregator_id: i64, limit: i64) -> QueryResult<Vec<EnterpriseRow>> {
+    enterprises::table
+        .filter(enterprises::aggregator_id.eq(aggregator_id))
+        .order((enterprises::name.asc(), enterprises::id.asc()))
+        .select(EnterpriseRow::as_select())
+        .limit(limit)
+        .load(conn)
+}
+
 /// Whether the database holds any tenant yet (the demo loads only into an empty one).
 pub fn is_empty(conn: &mut DbConnection) -> QueryResult<bool> {
     let aggregators: i64 = aggregators::table.count().get_result(conn)?;

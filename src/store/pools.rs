@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{enterprises, numbers, pool_members, pools, wabas};
+use crate::db::{DbConnection, MultiBackend};
 use crate::domain::{NumberStatus, QualityRating, WabaStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -185,17 +185,28 @@ pub(super) fn each_of(ids: &[i64]) -> impl Iterator<Item = [i64; BATCH]> + '_ {
     })
 }
 
-/// The ids of every pool that the scope and filters match, in listing order
-/// (name, then id): their number is the listing's total and a slice of them
-/// its page. No LIMIT: SQLite (3.47 on) plans with a bound LIMIT's value and
-/// re-prepares the statement each time that parameter is bound again, and a
-/// page needs the sort over every match anyway. One statement per filter
-/// combination, each kept prepared.
-pub fn matching_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilter) -> QueryResult<Vec<i64>> {
-    let mut query = pools::table.inner_join(enterprises::table).select(pools::id).into_boxed();
-    query = match scope {
-        ListScope::Enterprise(id) => query.filter(pools::enterprise_id.eq(id)),
-        ListScope::Aggregator(id) => query.filter(enterprises::aggregator_id.eq(id)),
+/// The pools joined to their enterprises, as the listing filters them.
+type Listed<'a> = diesel::dsl::IntoBoxed<'a, diesel::dsl::InnerJoin<pools::table, enterprises::table>, MultiBackend>;
+
+/// How the database is to find an aggregator's pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// From the aggregator's enterprises: right for a count.
+    FromEnterprises,
+    /// Along the pools in name order, checking each one's enterprise, so
+    /// that a page stops after its rows. SQLite, without statistics, would
+    /// otherwise start from the aggregator's enterprises and sort all of
+    /// its pools for every page; `+ 0` keeps it off that index.
+    ByName,
+}
+
+/// The pools that the scope and filters match, in no order yet.
+fn matching(scope: ListScope, filter: &ListFilter, walk: Walk) -> Listed<'static> {
+    let mut query = pools::table.inner_join(enterprises::table).into_boxed();
+    query = match (scope, walk) {
+        (ListScope::Enterprise(id), _) => query.filter(pools::enterprise_id.eq(id)),
+        (ListScope::Aggregator(id), Walk::FromEnterprises) => query.filter(enterprises::aggregator_id.eq(id)),
+        (ListScope::Aggregator(id), Walk::ByName) => query.filter((enterprises::aggregator_id + 0_i64).eq(id)),
     };
     if let Some(id) = filter.enterprise_id {
         query = query.filter(pools::enterprise_id.eq(id));
@@ -212,7 +223,22 @@ pub fn matching_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilt
     if let Some(active) = filter.active {
         query = query.filter(pools::active.eq(active));
     }
-    query = match filter.order {
+    query
+}
+
+/// How many pools the scope and filters match: the listing's total.
+pub fn count_matching(conn: &mut DbConnection, scope: ListScope, filter: &ListFilter) -> QueryResult<i64> {
+    matching(scope, filter, Walk::FromEnterprises).count().get_result(conn)
+}
+
+/// The ids of `limit` matching pools from `offset` on, in listing order
+/// (the chosen column, then name, then id): one page, read by the database
+/// from the indexes on the order's columns, never every match.
+pub fn page_of_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilter, offset: i64, limit: i64) -> QueryResult<Vec<i64>> {
+    let by_name = matches!(filter.order, ListOrder::Name | ListOrder::NameDescending);
+    let walk = if by_name && matches!(conn, DbConnection::Sqlite(_)) { Walk::ByName } else { Walk::FromEnterprises };
+    let query = matching(scope, filter, walk);
+    let query = match filter.order {
         ListOrder::Name => query.order((pools::name_key.asc(), pools::id.asc())),
         ListOrder::NameDescending => query.order((pools::name_key.desc(), pools::id.desc())),
         ListOrder::Enterprise => query.order((enterprises::name.asc(), pools::name_key.asc(), pools::id.asc())),
@@ -220,7 +246,7 @@ pub fn matching_ids(conn: &mut DbConnection, scope: ListScope, filter: &ListFilt
         ListOrder::ActiveFirst => query.order((pools::active.desc(), pools::name_key.asc(), pools::id.asc())),
         ListOrder::InactiveFirst => query.order((pools::active.asc(), pools::name_key.asc(), pools::id.asc())),
     };
-    query.load(conn)
+    query.select(pools::id).offset(offset).limit(limit).load(conn)
 }
 
 /// The listed pools with their enterprise's name, in the order of `ids`.

@@ -14,6 +14,7 @@ pub mod htmx;
 pub mod layout;
 pub mod numbers;
 pub mod overview;
+pub mod paging;
 pub mod pools;
 pub mod routing;
 pub mod session;

@@ -12,7 +12,7 @@ use super::session::{CurrentUser, FlashKind, set_flash};
 use super::{AppState, htmx, render};
 use crate::domain::{MIN_ACTIVATED_NUMBERS, ThroughputLevel};
 use crate::error::AppError;
-use crate::services::numbers::{self as service, Deactivation, LinkOutcome, NumberSwitch, NumbersPage, SyncOutcome};
+use crate::services::numbers::{self as service, Deactivation, LinkOutcome, NumberSwitch, NumberView, NumbersPage, SyncOutcome};
 use crate::services::{FieldErrors, ServiceError};
 
 pub const NUMBERS: &str = "/channels/whatsapp/numbers";
@@ -116,27 +116,33 @@ pub async fn index(
     page(&req, &state, &user, query.into_inner().enterprise_id, LinkForm::default(), StatusCode::OK).await
 }
 
-/// The Numbers page as CSV: the chosen enterprise's numbers, WABA by WABA.
+/// The Numbers page as CSV: the chosen enterprise's numbers, WABA by WABA,
+/// read and sent a chunk at a time.
 #[get("/channels/whatsapp/numbers.csv")]
 pub async fn export(state: web::Data<AppState>, user: CurrentUser, query: web::Query<NumbersQuery>) -> Result<HttpResponse, AppError> {
     let (actor, enterprise) = (user.actor.clone(), query.into_inner().enterprise_id);
-    let page = state.run(move |conn| Ok(service::numbers_page(conn, &actor, enterprise.as_deref())?)).await?;
-    let rows = page.wabas.iter().flat_map(|w| w.numbers.iter().filter(|n| !n.unavailable).map(move |n| (w, n)));
+    let read = move |offset: i64| {
+        let (state, actor, enterprise) = (state.clone(), actor.clone(), enterprise.clone());
+        async move { state.run(move |conn| Ok(service::export_numbers(conn, &actor, enterprise.as_deref(), offset)?)).await }
+    };
+    let first = read(0).await?;
     let header = "waba,number,verified_name,status,meta_status,quality,messaging_limit,throughput,pool";
-    let body = csv::document(header, rows, |(w, n)| {
-        vec![
-            w.waba.name.clone(),
-            n.display.clone(),
-            n.verified_name.clone(),
-            n.status.label().to_owned(),
-            n.meta_status.clone(),
-            n.quality.label().into_owned(),
-            n.messaging_limit.clone(),
-            n.throughput.clone(),
-            n.pool_name.clone().unwrap_or_default(),
-        ]
-    });
-    Ok(csv::download("wabapool-numbers.csv", body))
+    Ok(csv::stream("wabapool-numbers.csv", header, service::EXPORT_CHUNK, first, read, number_cells))
+}
+
+/// One number's cells in the Numbers CSV.
+fn number_cells((waba, n): (String, NumberView)) -> Vec<String> {
+    vec![
+        waba,
+        n.display,
+        n.verified_name,
+        n.status.label().to_owned(),
+        n.meta_status,
+        n.quality.label().into_owned(),
+        n.messaging_limit,
+        n.throughput,
+        n.pool_name.unwrap_or_default(),
+    ]
 }
 
 fn back(enterprise_id: Option<&str>, is_aggregator: bool) -> String {

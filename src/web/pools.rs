@@ -137,6 +137,18 @@ impl ListingTable<'_> {
     fn is_filtered(&self) -> bool {
         is_filtered(self.listing)
     }
+
+    fn page_links(&self) -> Vec<Option<i64>> {
+        super::paging::page_links(self.listing.page, self.listing.pages)
+    }
+
+    fn is_current(&self, page: &i64) -> bool {
+        *page == self.listing.page
+    }
+
+    fn link_href(&self, page: &i64) -> String {
+        self.page_href(*page)
+    }
 }
 
 /// The session's user and the listing, or None when the session has ended.
@@ -167,25 +179,32 @@ fn full_visit(conn: &mut DbConnection, claims: &SessionClaims, cache: &ListingCa
     }
 }
 
-/// The listing as CSV: every pool its filters match, in its order.
+/// The listing as CSV: every pool its filters match, in its order, read
+/// and sent a chunk at a time.
 #[get("/channels/whatsapp/pools.csv")]
 pub async fn export(state: web::Data<AppState>, user: CurrentUser, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
     let (actor, query) = (user.actor.clone(), query.into_inner());
-    let pools = state.run(move |conn| Ok(service::export_pools(conn, &actor, &query)?)).await?;
+    let read = move |offset: i64| {
+        let (state, actor, query) = (state.clone(), actor.clone(), query.clone());
+        async move { state.run(move |conn| Ok(service::export_pools(conn, &actor, &query, offset)?)).await }
+    };
+    let first = read(0).await?;
     let header = "pool,enterprise,active,numbers,numbers_in_rotation,member_count";
-    let body = csv::document(header, pools, |pool| {
-        let numbers = pool.members.iter().map(|m| m.display.as_str()).collect::<Vec<_>>().join("; ");
-        let active = if pool.active { "yes" } else { "no" };
-        vec![
-            pool.name.clone(),
-            pool.enterprise_name.clone(),
-            active.into(),
-            numbers,
-            pool.in_rotation_count().to_string(),
-            pool.members.len().to_string(),
-        ]
-    });
-    Ok(csv::download("wabapool-pools.csv", body))
+    Ok(csv::stream("wabapool-pools.csv", header, service::EXPORT_CHUNK, first, read, pool_cells))
+}
+
+/// One pool's cells in the listing's CSV.
+fn pool_cells(pool: PoolSummary) -> Vec<String> {
+    let numbers = pool.members.iter().map(|m| m.display.as_str()).collect::<Vec<_>>().join("; ");
+    let active = if pool.active { "yes" } else { "no" };
+    vec![
+        pool.name.clone(),
+        pool.enterprise_name.clone(),
+        active.into(),
+        numbers,
+        pool.in_rotation_count().to_string(),
+        pool.members.len().to_string(),
+    ]
 }
 
 #[get("/channels/whatsapp/pools")]

@@ -3,6 +3,7 @@
 mod administration;
 mod auth;
 mod bad_input;
+mod big_tenants;
 mod cli;
 #[path = "../common/mod.rs"]
 mod common;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::db::DbConnection;
 use crate::domain::pool::too_few_activated_numbers;
 use crate::domain::{EnterpriseId, NumberStatus, OutOfRotation, QualityRating, Scope, WabaStatus, out_of_rotation};
-use crate::services::access::{enterprise_in_scope, enterprises_in_scope, require_channel_admin};
+use crate::services::access::{EnterpriseChoices, enterprise_choices, enterprise_in_scope, require_channel_admin};
 use crate::services::caches::listing::{self as kept_listings, ListingKey};
 use crate::services::{Actor, ServiceError};
 use crate::store::numbers;
@@ -151,8 +151,9 @@ pub struct PoolListing {
     pub total: i64,
     pub page: i64,
     pub pages: i64,
-    /// The enterprises an aggregator user can filter by (empty for enterprise users).
-    pub enterprises: Vec<EnterpriseRow>,
+    /// The enterprises an aggregator user can filter by (none for enterprise
+    /// users): a bounded few, never the whole tenant.
+    pub enterprises: EnterpriseChoices,
     pub enterprise_filter: Option<i64>,
     pub q: String,
     pub status: String,
@@ -195,6 +196,8 @@ pub fn cached_listing(cache: &ListingCache, actor: &Actor, query: &ListQuery, st
 /// The listing's query, checked: its scope, filters and order, and the page.
 struct CheckedQuery {
     scope: ListScope,
+    /// The enterprise filtered by, when one is.
+    enterprise: Option<EnterpriseRow>,
     filter: ListFilter,
     page: i64,
     q: String,
@@ -205,9 +208,12 @@ struct CheckedQuery {
 fn check_query(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<CheckedQuery, ServiceError> {
     require_channel_admin(actor)?;
     let mut filter = ListFilter::default();
+    let mut enterprise = None;
     if let Some(raw) = query.enterprise_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let id: EnterpriseId = raw.parse().map_err(|_| ServiceError::NotFound)?;
-        filter.enterprise_id = Some(enterprise_in_scope(conn, actor, id)?.id);
+        let found = enterprise_in_scope(conn, actor, id)?;
+        filter.enterprise_id = Some(found.id);
+        enterprise = Some(found);
     }
     let q = query.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
     if q.chars().count() > 100 || q.chars().any(char::is_control) {
@@ -239,7 +245,7 @@ fn check_query(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Res
         Scope::Enterprise(id) => ListScope::Enterprise(id.get()),
         Scope::Aggregator(id) => ListScope::Aggregator(id.get()),
     };
-    Ok(CheckedQuery { scope, filter, page, q, status, sort })
+    Ok(CheckedQuery { scope, enterprise, filter, page, q, status, sort })
 }
 
 /// The pools of `ids` with their members and their enterprise's count of
@@ -270,26 +276,29 @@ fn summaries(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<PoolSummary>, S
         .collect())
 }
 
+/// One page of the listing: its pools, counted and paged by the database.
 pub fn list_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<PoolListing, ServiceError> {
-    let CheckedQuery { scope, filter, page, q, status, sort } = check_query(conn, actor, query)?;
-    let matching = pools::matching_ids(conn, scope, &filter)?;
-    let total = matching.len() as i64;
-    let start = usize::try_from((page - 1) * PAGE_SIZE).unwrap_or(usize::MAX).min(matching.len());
-    let page_ids = &matching[start..(start + PAGE_SIZE as usize).min(matching.len())];
-    let pools = summaries(conn, page_ids)?;
-    let enterprises = if actor.scope.is_aggregator() { enterprises_in_scope(conn, actor)? } else { Vec::new() };
+    let CheckedQuery { scope, enterprise, filter, page, q, status, sort } = check_query(conn, actor, query)?;
+    let total = pools::count_matching(conn, scope, &filter)?;
+    let page_ids = pools::page_of_ids(conn, scope, &filter, (page - 1) * PAGE_SIZE, PAGE_SIZE)?;
+    let pools = summaries(conn, &page_ids)?;
+    let enterprises = enterprise_choices(conn, actor, enterprise.as_ref())?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     Ok(PoolListing { pools, total, page, pages, enterprises, enterprise_filter: filter.enterprise_id, q, status, sort })
 }
 
-/// The most pools one export holds.
-pub const EXPORT_LIMIT: usize = 20_000;
+/// Pools one read of an export holds: the export streams chunk after
+/// chunk. Each chunk's read skips the chunks before it (an offset), so
+/// fewer, larger chunks cost less in all; 2,000 pools are about 2 MB.
+pub const EXPORT_CHUNK: i64 = 2_000;
 
-/// Every pool the listing's filters match, in its order, for an export.
-pub fn export_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<Vec<PoolSummary>, ServiceError> {
+/// The pools the listing's filters match from `offset` on, in its order, at
+/// most [`EXPORT_CHUNK`] of them: one chunk of an export. A chunk shorter
+/// than that is the last.
+pub fn export_pools(conn: &mut DbConnection, actor: &Actor, query: &ListQuery, offset: i64) -> Result<Vec<PoolSummary>, ServiceError> {
     let CheckedQuery { scope, filter, .. } = check_query(conn, actor, query)?;
-    let matching = pools::matching_ids(conn, scope, &filter)?;
-    summaries(conn, &matching[..matching.len().min(EXPORT_LIMIT)])
+    let ids = pools::page_of_ids(conn, scope, &filter, offset, EXPORT_CHUNK)?;
+    summaries(conn, &ids)
 }
 
 /// The digits of a search that looks like a phone number (digits, spaces,

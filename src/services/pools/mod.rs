@@ -11,7 +11,7 @@ pub use activity::{MemberSends, PoolActivity, pool_activity, pool_detail};
 pub use changes::{PoolChanged, PoolDraft, activate_pool, create_pool, deactivate_pool, update_pool};
 pub use form::{EditPoolContext, NumberChoice, PoolFormContext, WabaChoices, add_pool_context, edit_pool_context};
 pub use listing::{
-    CachedListing, EXPORT_LIMIT, ListQuery, ListingCache, MemberView, PAGE_SIZE, PoolListing, PoolSummary, cached_listing, export_pools, list_pools,
+    CachedListing, EXPORT_CHUNK, ListQuery, ListingCache, MemberView, PAGE_SIZE, PoolListing, PoolSummary, cached_listing, export_pools, list_pools,
     list_pools_cached, listing_and_session_stamps,
 };
 pub use names::rekey_names_if_pending;

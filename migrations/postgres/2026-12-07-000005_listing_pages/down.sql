@@ -1,0 +1,3 @@
+DROP INDEX audit_entries_enterprise_id_idx;
+DROP INDEX pools_active_name_key_id_idx;
+DROP INDEX pools_name_key_id_idx;
