@@ -181,26 +181,7 @@ function response(status, headers, body)
 end
 EOF
 
-# Sends: a template to a recipient of its own per request (thread number and
-# a counter), so stickiness and idempotency never short-cut a send; any
-# answer but 201 counts as an error.
-cp "$WORK/expect.lua" "$WORK/send.lua"
-cat >>"$WORK/send.lua" <<EOF
-setup = number_thread
-function init(args)
-  sent = 0
-  unexpected = 0
-end
-function request()
-  sent = sent + 1
-  local body = string.format('{"to": "44%02d%09d", "type": "template", "template": {"name": "load", "language": {"code": "en"}}}', index, sent)
-  return wrk.format("POST", "/api/v1/pools/$send_pool/messages",
-    { ["Authorization"] = "Bearer $api_key", ["Content-Type"] = "application/json" }, body)
-end
-function response(status, headers, body)
-  if status ~= 201 then unexpected = unexpected + 1 end
-end
-EOF
+send_script "" "$send_pool" "$api_key" >"$WORK/send.lua"
 
 # ---------------------------------------------------------------- measuring
 seconds=${DURATION%s}

@@ -42,3 +42,36 @@ rps_of() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
 percentile_of() { # report percentile, as `50%` or `99%`
   awk -v p="$2" '$1==p {print $2}' <<<"$1"
 }
+
+# Sends: a template to a recipient of its own per request (a prefix, the wrk
+# thread and a counter), so stickiness and idempotency never short-cut
+# a send; any answer but 201 counts as an error.
+send_script() { # prefix pool key; prints the wrk script (the prefix tells apart the recipients of several wrk processes)
+  cat <<EOF
+local threads = {}
+local next_index = 0
+function setup(thread)
+  next_index = next_index + 1
+  thread:set("index", next_index)
+  table.insert(threads, thread)
+end
+function init(args)
+  sent = 0
+  unexpected = 0
+end
+function request()
+  sent = sent + 1
+  local body = string.format('{"to": "44$1%02d%08d", "type": "template", "template": {"name": "load", "language": {"code": "en"}}}', index, sent)
+  return wrk.format("POST", "/api/v1/pools/$2/messages",
+    { ["Authorization"] = "Bearer $3", ["Content-Type"] = "application/json" }, body)
+end
+function response(status, headers, body)
+  if status ~= 201 then unexpected = unexpected + 1 end
+end
+function done(summary, latency, requests)
+  local n = 0
+  for _, thread in ipairs(threads) do n = n + (thread:get("unexpected") or 0) end
+  io.write(string.format("Unexpected answers: %d\n", n))
+end
+EOF
+}

@@ -45,39 +45,6 @@ fresh_database() { # backend; prints the URL of an empty database
   fi
 }
 
-# Sends: a template to a recipient of its own per request (the wrk process,
-# its thread and a counter), so stickiness and idempotency never short-cut
-# a send; any answer but 201 counts as an error.
-send_script() { # process pool key; prints the wrk script
-  cat <<EOF
-local threads = {}
-local next_index = 0
-function setup(thread)
-  next_index = next_index + 1
-  thread:set("index", next_index)
-  table.insert(threads, thread)
-end
-function init(args)
-  sent = 0
-  unexpected = 0
-end
-function request()
-  sent = sent + 1
-  local body = string.format('{"to": "44$1%02d%08d", "type": "template", "template": {"name": "load", "language": {"code": "en"}}}', index, sent)
-  return wrk.format("POST", "/api/v1/pools/$2/messages",
-    { ["Authorization"] = "Bearer $3", ["Content-Type"] = "application/json" }, body)
-end
-function response(status, headers, body)
-  if status ~= 201 then unexpected = unexpected + 1 end
-end
-function done(summary, latency, requests)
-  local n = 0
-  for _, thread in ipairs(threads) do n = n + (thread:get("unexpected") or 0) end
-  io.write(string.format("Unexpected answers: %d\n", n))
-end
-EOF
-}
-
 to_ms() { # wrk's duration (850.00us, 12.34ms, 1.20s); prints milliseconds
   awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }' <<<"$1"
 }
