@@ -501,10 +501,11 @@ pub enum SendEnd<'a> {
 
 /// Stores the outcome and returns the message's id: first the routing
 /// state (the pool's turn, the member's last use, weights, stickiness,
-/// cool-downs) in a transaction committed unflushed, so that on PostgreSQL
-/// the pool's hot rows are locked for a few statements and never across a
-/// disk flush; then the send-log row in a flushed commit, which makes both
-/// durable before the client hears of the send. With an Idempotency-Key,
+/// cool-downs) committed unflushed, as statements of their own or, when
+/// several members' rows move, one transaction, so that on PostgreSQL the
+/// pool's hot rows are never locked across a round trip of a simple send
+/// or a disk flush; then the send-log row in a flushed commit, which makes
+/// both durable before the client hears of the send. With an Idempotency-Key,
 /// `answer` words the answer a retry will get (it is given the message's
 /// id) and it is stored with the key.
 #[allow(clippy::too_many_arguments)]
