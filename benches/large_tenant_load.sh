@@ -110,28 +110,17 @@ csrf=$(curl -s -b "$JAR" "$base/channels/whatsapp/pools" | csrf_of)
 read -r login_cookie login_token <<<"$(login_form "$base" "$WORK/jar-login")"
 # Both scripts count answers other than the expected 303 to the listing
 # (a sign-out, a refusal, a stale version) and report them as errors.
-cat >"$WORK/expect.lua" <<'EOF'
-local threads = {}
-function count_thread(thread) table.insert(threads, thread) end
--- Gives each thread its number, 1 up, as `index`, and counts it.
-local next_index = 0
-function number_thread(thread)
-  next_index = next_index + 1
-  thread:set("index", next_index)
-  count_thread(thread)
-end
+{
+  counting_lua
+  cat <<'EOF'
 function expected(status, headers)
   local location = headers["location"] or headers["Location"]
   if status == 303 and location == "/channels/whatsapp/pools" then return true end
   unexpected = (unexpected or 0) + 1
   return false
 end
-function done(summary, latency, requests)
-  local n = 0
-  for _, thread in ipairs(threads) do n = n + (thread:get("unexpected") or 0) end
-  io.write(string.format("Unexpected answers: %d\n", n))
-end
 EOF
+} >"$WORK/expect.lua"
 {
   cat "$WORK/expect.lua"
   cat <<EOF

@@ -43,18 +43,34 @@ percentile_of() { # report percentile, as `50%` or `99%`
   awk -v p="$2" '$1==p {print $2}' <<<"$1"
 }
 
+# The start of a wrk script that counts answers it did not expect: each
+# thread keeps `unexpected`; `number_thread` (or `count_thread`) as `setup`
+# gives each thread its number, 1 up, as `index`; `done` prints the total.
+counting_lua() {
+  cat <<'EOF'
+local threads = {}
+function count_thread(thread) table.insert(threads, thread) end
+local next_index = 0
+function number_thread(thread)
+  next_index = next_index + 1
+  thread:set("index", next_index)
+  count_thread(thread)
+end
+function done(summary, latency, requests)
+  local n = 0
+  for _, thread in ipairs(threads) do n = n + (thread:get("unexpected") or 0) end
+  io.write(string.format("Unexpected answers: %d\n", n))
+end
+EOF
+}
+
 # Sends: a template to a recipient of its own per request (a prefix, the wrk
 # thread and a counter), so stickiness and idempotency never short-cut
 # a send; any answer but 201 counts as an error.
 send_script() { # prefix pool key; prints the wrk script (the prefix tells apart the recipients of several wrk processes)
+  counting_lua
   cat <<EOF
-local threads = {}
-local next_index = 0
-function setup(thread)
-  next_index = next_index + 1
-  thread:set("index", next_index)
-  table.insert(threads, thread)
-end
+setup = number_thread
 function init(args)
   sent = 0
   unexpected = 0
@@ -67,11 +83,6 @@ function request()
 end
 function response(status, headers, body)
   if status ~= 201 then unexpected = unexpected + 1 end
-end
-function done(summary, latency, requests)
-  local n = 0
-  for _, thread in ipairs(threads) do n = n + (thread:get("unexpected") or 0) end
-  io.write(string.format("Unexpected answers: %d\n", n))
 end
 EOF
 }
