@@ -116,6 +116,7 @@ diesel::table! {
         strategy -> Text,
         strict_routing -> Bool,
         rr_pointer -> Integer,
+        health -> Text,
     }
 }
 
@@ -268,3 +269,69 @@ diesel::table! {
 
 diesel::joinable!(idempotency_keys -> messages (message_id));
 diesel::allow_tables_to_appear_in_same_query!(idempotency_keys, messages);
+
+diesel::table! {
+    event_endpoints (id) {
+        id -> BigInt,
+        enterprise_id -> BigInt,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        pool_ids -> Text,
+        secret_ciphertext -> Binary,
+        secret_key_id -> Text,
+        previous_ciphertext -> Nullable<Binary>,
+        previous_key_id -> Nullable<Text>,
+        previous_until -> Nullable<Timestamp>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        enterprise_id -> BigInt,
+        event_type -> Text,
+        pool_id -> Nullable<BigInt>,
+        message_id -> Nullable<BigInt>,
+        customer -> Nullable<Text>,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        event_id -> BigInt,
+        customer -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        attempted_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        answer -> Text,
+    }
+}
+
+diesel::joinable!(event_deliveries -> events (event_id));
+diesel::joinable!(event_deliveries -> event_endpoints (endpoint_id));
+diesel::joinable!(event_attempts -> event_deliveries (delivery_id));
+diesel::allow_tables_to_appear_in_same_query!(event_deliveries, events, event_endpoints, event_attempts, enterprises);

@@ -1,6 +1,7 @@
 //! Pure types and rules of wabapool: no IO, so every rule is tested in
 //! microseconds.
 
+pub mod events;
 pub mod ids;
 pub mod number;
 pub mod password_policy;

@@ -73,6 +73,29 @@ pub struct MessagesValue {
     pub messages: Vec<InboundMessage>,
     #[serde(default)]
     pub statuses: Vec<StatusUpdate>,
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+}
+
+/// The customer behind inbound messages, as their profile names them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Contact {
+    #[serde(default)]
+    pub wa_id: Option<String>,
+    #[serde(default)]
+    pub profile: Option<Profile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Profile {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The body of a text message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TextBody {
+    pub body: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +112,8 @@ pub struct InboundMessage {
     pub timestamp: String,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    #[serde(default)]
+    pub text: Option<TextBody>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

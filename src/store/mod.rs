@@ -8,6 +8,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod events;
 pub mod idempotency;
 pub mod login_failures;
 pub mod numbers;
