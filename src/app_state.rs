@@ -33,6 +33,8 @@ pub struct AppState {
     pub quick_reads: bool,
     /// SQLite's batching writer (see [`AppState::write`]); None on PostgreSQL.
     pub writer: Option<crate::db::writer::Writer>,
+    /// Event endpoints may be on loopback and private addresses.
+    pub allow_private_event_urls: bool,
 }
 
 /// What Meta's webhook endpoint needs: the app secret the deliveries are

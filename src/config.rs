@@ -89,6 +89,9 @@ pub struct Settings {
     /// Connections held open at once by the instance; more wait in the
     /// listen queue until one closes.
     pub max_connections: usize,
+    /// Event endpoints may be on loopback and private addresses, over plain
+    /// http (`WABAPOOL_ALLOW_PRIVATE_EVENT_URLS=true`; set by `demo` and tests).
+    pub allow_private_event_urls: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -268,6 +271,7 @@ impl Settings {
             header_timeout,
             body_timeout,
             max_connections,
+            allow_private_event_urls: overrides.demo || env("WABAPOOL_ALLOW_PRIVATE_EVENT_URLS").is_some_and(|v| v == "true"),
         })
     }
 
@@ -298,6 +302,7 @@ impl Settings {
             header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
             body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            allow_private_event_urls: false,
         }
     }
 

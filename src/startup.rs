@@ -21,6 +21,7 @@ use crate::meta::GraphClient;
 use crate::security::headers::default_headers;
 use crate::security::password::PasswordHasher;
 use crate::security::request_limits::{self, RequestLimits};
+use crate::services::events::delivery::Deliverer;
 use crate::telemetry::Metrics;
 use crate::telemetry::middleware::observe;
 use crate::web::{self as portal};
@@ -32,6 +33,8 @@ pub struct Application {
     server: Server,
     db: DbPool,
     sync: SyncLoop,
+    /// The event delivery worker and the state it writes through.
+    deliveries: (Deliverer, AppState),
 }
 
 impl Application {
@@ -75,9 +78,11 @@ impl Application {
                 max_bytes: settings.webhook_max_bytes,
             }),
             sessions: crate::services::auth::SessionPolicy { idle: settings.session_idle, absolute: settings.session_absolute },
+            allow_private_event_urls: settings.allow_private_event_urls,
         };
+        let deliveries = (Deliverer::new(settings.secret_keys.clone(), settings.allow_private_event_urls)?, state.clone());
         let server = run(listener, state, &settings)?;
-        Ok(Self { host, port, server, db, sync })
+        Ok(Self { host, port, server, db, sync, deliveries })
     }
 
     /// host:port as bound (an IPv6 host in brackets).
@@ -101,8 +106,11 @@ impl Application {
     /// Serves, with the background sync alongside, until the server stops.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sync = tokio::spawn(self.sync.run());
+        let (deliverer, state) = self.deliveries;
+        let deliveries = tokio::spawn(deliverer.run(state));
         let result = self.server.await;
         sync.abort();
+        deliveries.abort();
         result
     }
 }

@@ -208,6 +208,7 @@ pub async fn start_app(customise: impl FnOnce(&mut Settings)) -> RunningApp {
     let mut settings = Settings::for_database(&url);
     settings.meta_graph_url = Some(sandbox.base_url.clone());
     settings.meta_timeout = std::time::Duration::from_millis(1500);
+    settings.allow_private_event_urls = true;
     customise(&mut settings);
     let keys = settings.secret_keys.clone();
     let seed_keys = keys.clone();
