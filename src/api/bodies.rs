@@ -178,3 +178,57 @@ impl SendAnswer {
         text.unwrap_or_default()
     }
 }
+
+/// One event, as delivered to endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventAnswer {
+    /// `evt_` and a number: the `webhook-id` of the event's deliveries.
+    #[schema(example = "evt_42")]
+    pub id: String,
+    /// `message.received`, `message.status`, `number.health`, `pool.health` or `waba.status`.
+    #[serde(rename = "type")]
+    #[schema(example = "message.status")]
+    pub event_type: String,
+    /// When the change happened (RFC 3339).
+    #[schema(value_type = String)]
+    pub timestamp: serde_json::Value,
+    /// The event's fields, as DESIGN.md section 14 lists them per type.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// A page of the enterprise's events, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsPageAnswer {
+    pub data: Vec<EventAnswer>,
+    /// Pass as `after` for the next page; the same cursor when nothing is newer yet.
+    pub next: String,
+}
+
+/// One status a message reached.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusChangeAnswer {
+    #[schema(value_type = String, example = "delivered")]
+    pub status: serde_json::Value,
+    #[schema(value_type = String)]
+    pub at: serde_json::Value,
+    #[schema(value_type = Option<i64>)]
+    pub error_code: serde_json::Value,
+}
+
+/// A message of the send log and the statuses it went through.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageAnswer {
+    pub id: i64,
+    pub pool_id: i64,
+    pub to: String,
+    /// The latest status: sent, delivered, read or failed.
+    pub status: String,
+    pub wamid: Option<String>,
+    /// The number that sent it, or tried last.
+    pub phone_number_id: Option<String>,
+    /// Each member tried, in order.
+    #[schema(value_type = Vec<Object>)]
+    pub attempts: serde_json::Value,
+    pub history: Vec<StatusChangeAnswer>,
+}

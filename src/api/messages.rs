@@ -55,7 +55,7 @@ pub const ROUTE_PROBLEMS: &[Problem] = &[
     Problem::Internal,
 ];
 
-async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<ApiCaller, HttpResponse> {
+pub(super) async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<ApiCaller, HttpResponse> {
     let Some(presented) = presented_key(req) else { return Err(Problem::Unauthorized.answer()) };
     match state.run(move |conn| Ok(api_keys::authenticate(conn, &presented)?)).await {
         Ok(Some(caller)) => Ok(caller),

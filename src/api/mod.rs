@@ -3,6 +3,7 @@
 //! with a stable snake_case code.
 
 pub mod bodies;
+pub mod events;
 pub mod messages;
 pub mod openapi;
 pub mod problem;
@@ -15,6 +16,8 @@ use problem::Problem;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(messages::send)
         .service(messages::route)
+        .service(events::events)
+        .service(events::message)
         .service(openapi::serve)
         // Last: what no route above took.
         .service(web::resource(["/api", "/api/{rest:.*}"]).to(elsewhere));

@@ -15,8 +15,10 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi as Document, Ref, R
 use utoipa::{Modify, OpenApi};
 
 use super::bodies::{
-    AttemptAnswer, ErrorAnswer, ErrorDetail, FailedSendAnswer, MemberAnswer, MessageRequest, RefusalWithRouting, RoutingAnswer, SentAnswer,
+    AttemptAnswer, ErrorAnswer, ErrorDetail, EventAnswer, EventsPageAnswer, FailedSendAnswer, MemberAnswer, MessageAnswer, MessageRequest,
+    RefusalWithRouting, RoutingAnswer, SentAnswer, StatusChangeAnswer,
 };
+use super::events::{EVENTS_PROBLEMS, MESSAGE_PROBLEMS};
 use super::messages::{ROUTE_PROBLEMS, SEND_PROBLEMS};
 use super::problem::Problem;
 
@@ -24,23 +26,31 @@ use super::problem::Problem;
 pub const API_KEY: &str = "api_key";
 
 /// The problems each operation can answer, by method and path.
-pub const OPERATION_PROBLEMS: &[(&str, &str, &[Problem])] =
-    &[("post", "/api/v1/pools/{id}/messages", SEND_PROBLEMS), ("get", "/api/v1/pools/{id}/route", ROUTE_PROBLEMS)];
+pub const OPERATION_PROBLEMS: &[(&str, &str, &[Problem])] = &[
+    ("post", "/api/v1/pools/{id}/messages", SEND_PROBLEMS),
+    ("get", "/api/v1/pools/{id}/route", ROUTE_PROBLEMS),
+    ("get", "/api/v1/events", EVENTS_PROBLEMS),
+    ("get", "/api/v1/messages/{id}", MESSAGE_PROBLEMS),
+];
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "wabapool API", description = "Send WhatsApp messages through a pool of numbers; wabapool picks the number."),
-    paths(super::messages::send, super::messages::route, serve),
+    paths(super::messages::send, super::messages::route, super::events::events, super::events::message, serve),
     components(schemas(
         AttemptAnswer,
         ErrorAnswer,
         ErrorDetail,
+        EventAnswer,
+        EventsPageAnswer,
         FailedSendAnswer,
         MemberAnswer,
+        MessageAnswer,
         MessageRequest,
         RefusalWithRouting,
         RoutingAnswer,
-        SentAnswer
+        SentAnswer,
+        StatusChangeAnswer
     )),
     modifiers(&Problems)
 )]

@@ -13,6 +13,8 @@ pub enum Problem {
     NotFound,
     MethodNotAllowed,
     PoolNotFound,
+    MessageNotFound,
+    InvalidCursor,
     PoolInactive,
     UnsupportedMediaType,
     UnreadableBody,
@@ -38,11 +40,13 @@ pub enum Problem {
 
 impl Problem {
     /// Every problem, for the API's documents.
-    pub const ALL: [Problem; 25] = [
+    pub const ALL: [Problem; 27] = [
         Self::Unauthorized,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::PoolNotFound,
+        Self::MessageNotFound,
+        Self::InvalidCursor,
         Self::PoolInactive,
         Self::UnsupportedMediaType,
         Self::UnreadableBody,
@@ -74,6 +78,10 @@ impl Problem {
             Self::NotFound => ("not_found", S::NOT_FOUND, "There is no such API path; see /api/v1/openapi.json."),
             Self::MethodNotAllowed => ("method_not_allowed", S::METHOD_NOT_ALLOWED, "This API path does not take this method; see the Allow header."),
             Self::PoolNotFound => ("pool_not_found", S::NOT_FOUND, "There is no such pool for this API key's enterprise."),
+            Self::MessageNotFound => ("message_not_found", S::NOT_FOUND, "There is no such message for this API key's enterprise."),
+            Self::InvalidCursor => {
+                ("invalid_cursor", S::BAD_REQUEST, "Pass `after` as the `next` of the previous page (or leave it out) and `limit` from 1 to 500.")
+            }
             Self::PoolInactive => ("pool_inactive", S::CONFLICT, "The pool is deactivated; activate it in the portal to send."),
             Self::UnsupportedMediaType => ("unsupported_media_type", S::UNSUPPORTED_MEDIA_TYPE, "Send the message as application/json."),
             Self::UnreadableBody => ("unreadable_body", S::BAD_REQUEST, "The body could not be read."),

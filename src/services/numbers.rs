@@ -316,6 +316,7 @@ fn apply_numbers(
                 }
                 if before != after {
                     changed += 1;
+                    crate::services::events::number_health(conn, existing.id, Some("SYNC"))?;
                     audit::record(
                         conn,
                         &NewAuditEntry {
@@ -492,7 +493,11 @@ fn store_sync(conn: &mut DbConnection, actor: Option<&Actor>, target: &SyncTarge
         let name = clip(meta.info.name.as_deref().unwrap_or(&target.waba.name), 200);
         // Meta's answer is newer than any webhook before it: the WABA takes
         // the status it shows (see `WabaInfo::portal_status`).
-        wabas::record_sync(conn, target.waba.id, if name.is_empty() { &target.waba.name } else { &name }, meta.info.portal_status())?;
+        let status = meta.info.portal_status();
+        wabas::record_sync(conn, target.waba.id, if name.is_empty() { &target.waba.name } else { &name }, status)?;
+        if status != target.waba.status {
+            crate::services::events::waba_status(conn, target.waba.id, status.as_str(), Some("SYNC"))?;
+        }
         Ok(changed)
     })
 }
@@ -504,6 +509,7 @@ fn mark_reconnect_needed(conn: &mut DbConnection, actor: Option<&Actor>, waba: &
     }
     write_transaction(conn, |conn| {
         wabas::set_status(conn, waba.id, WabaStatus::ReconnectNeeded, Some("Meta refused the access token"))?;
+        crate::services::events::waba_status(conn, waba.id, WabaStatus::ReconnectNeeded.as_str(), Some("Meta refused the access token"))?;
         audit::record(
             conn,
             &NewAuditEntry {
@@ -581,6 +587,7 @@ pub fn set_number_status(conn: &mut DbConnection, actor: &Actor, number_id: i64,
             });
         }
         numbers::set_status(conn, number.id, target)?;
+        crate::services::events::number_health(conn, number.id, Some(if activate { "ACTIVATED" } else { "DEACTIVATED" }))?;
         audit::record(
             conn,
             &NewAuditEntry {

@@ -549,6 +549,21 @@ pub fn record(
                 response: "{}",
             },
         )?;
+        let phone_number_id = match end {
+            SendEnd::Sent { target, .. } => Some(target.phone_number_id.as_str()),
+            SendEnd::Failed { .. } => attempts.last().map(|a| a.phone_number_id.as_str()),
+        };
+        crate::services::events::message_status(
+            conn,
+            plan.pool.enterprise_id,
+            id,
+            plan.pool.id,
+            phone_number_id,
+            &message.to,
+            wamid,
+            status,
+            error_code.map(|code| (code, None)),
+        )?;
         // The stored answer is read only to replay an idempotent retry.
         if let Some(key) = idempotency_key {
             store::set_response(conn, id, &answer(id))?;

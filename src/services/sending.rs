@@ -135,7 +135,10 @@ impl<D: super::DatabaseRunner> Sender<'_, D> {
         let (tried, served) = ask_meta(self.graph, &plan, &request.message).await;
         let outcome = std::sync::Arc::new(Outcome { caller, plan, request, tried, served });
         match self.record_patiently(&outcome, stored_answer).await {
-            Ok(id) => Ok(SendOutcome::Ended(Ended { id, tried: outcome.tried.clone() })),
+            Ok(id) => {
+                crate::services::events::wake_deliveries();
+                Ok(SendOutcome::Ended(Ended { id, tried: outcome.tried.clone() }))
+            }
             Err(cause) => Err(SendError::NotStored { tried: Box::new(outcome.tried.clone()), cause }),
         }
     }

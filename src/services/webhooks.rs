@@ -12,13 +12,15 @@ use serde_json::json;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 
-use super::{DatabaseRunner, ServiceError};
+use super::{DatabaseRunner, ServiceError, events};
 use crate::db::{DbConnection, write_transaction};
+use crate::domain::events::EventType;
 use crate::domain::{QualityRating, ThroughputLevel, WabaStatus};
 use crate::meta::signature;
 use crate::meta::webhook::{self, AccountUpdate, Envelope, MessagesValue, QualityUpdate, digits};
 use crate::routing::{ErrorClass, classify};
 use crate::store::audit::{self, NewAuditEntry};
+use crate::store::events as event_store;
 use crate::store::numbers;
 use crate::store::routing as routing_store;
 use crate::store::wabas::{self, WabaRow};
@@ -134,6 +136,9 @@ pub async fn receive<D: DatabaseRunner>(db: &D, app_secret: &SecretString, body:
     let body_sha256 = hex::encode(Sha256::digest(body));
     Ok(match db.write(move |conn| Ok(apply(conn, &envelope, &body_sha256))).await? {
         Ok(outcome) => {
+            if outcome.applied > 0 {
+                events::wake_deliveries();
+            }
             tracing::info!(
                 applied = outcome.applied,
                 unchanged = outcome.unchanged,
@@ -230,6 +235,7 @@ fn quality_update(
         return Ok(Applied::Unchanged);
     }
     numbers::set_health(conn, number.id, &quality, tier.as_deref(), throughput.as_ref(), happened_at)?;
+    events::number_health(conn, number.id, update.event.as_deref())?;
     audit::record(
         conn,
         &NewAuditEntry {
@@ -256,6 +262,7 @@ fn messages(conn: &mut DbConnection, waba: &WabaRow, value: &MessagesValue) -> R
         return Ok(Applied::Ignored);
     };
     let mut changed = false;
+    let membership = event_store::membership(conn, number.id)?;
     for inbound in &value.messages {
         let from = digits(&inbound.from);
         if from.is_empty() || from.len() > 15 {
@@ -264,8 +271,35 @@ fn messages(conn: &mut DbConnection, waba: &WabaRow, value: &MessagesValue) -> R
         let sent_at = inbound.timestamp.parse::<i64>().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|t| t.naive_utc());
         let expires = sent_at.unwrap_or_else(crate::store::now) + chrono::Duration::hours(24);
         routing_store::open_window(conn, number.id, &from, expires)?;
-        if let Some(pool_id) = crate::store::pools::pool_of_number(conn, number.id)? {
-            routing_store::set_sticky(conn, pool_id, &from, number.id)?;
+        if let Some((pool_id, ..)) = &membership {
+            routing_store::set_sticky(conn, *pool_id, &from, number.id)?;
+        }
+        if let Some(enterprise_id) = membership.as_ref().map(|m| m.1).or(number.enterprise_id) {
+            let contact = value.contacts.iter().find(|c| c.wa_id.as_deref().map(digits).as_deref() == Some(from.as_str())).or(value.contacts.first());
+            let tags = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+            events::emit(
+                conn,
+                events::Event {
+                    enterprise_id,
+                    kind: EventType::MessageReceived,
+                    pool_id: membership.as_ref().map(|m| m.0),
+                    message_id: None,
+                    customer: Some(&from),
+                    data: json!({
+                        "pool_id": membership.as_ref().map(|m| m.0),
+                        "phone_number_id": number.phone_number_id,
+                        "display_phone_number": number.display_phone_number,
+                        "from": from,
+                        "wamid": inbound.id,
+                        "message_type": inbound.kind,
+                        "text": inbound.text.as_ref().map(|t| &t.body),
+                        "contact_name": contact.and_then(|c| c.profile.as_ref()).and_then(|p| p.name.as_ref()),
+                        "region": membership.as_ref().map(|m| tags(&m.2)).unwrap_or_default(),
+                        "department": membership.as_ref().map(|m| tags(&m.3)).unwrap_or_default(),
+                        "received_at": sent_at.unwrap_or_else(crate::store::now).and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    }),
+                },
+            )?;
         }
         changed = true;
     }
@@ -279,6 +313,10 @@ fn messages(conn: &mut DbConnection, waba: &WabaRow, value: &MessagesValue) -> R
         // and cools nothing down.
         let moved = routing_store::set_status_by_wamid(conn, &status.id, wanted, code)? > 0;
         changed |= moved;
+        if moved && let Some((message_id, pool_id, enterprise_id, to)) = event_store::message_by_wamid(conn, &status.id)? {
+            let error = status.errors.first().map(|e| (e.code, e.title.as_deref()));
+            events::message_status(conn, enterprise_id, message_id, pool_id, Some(&number.phone_number_id), &to, Some(&status.id), wanted, error)?;
+        }
         if moved
             && wanted == "failed"
             && classify(code, None) == ErrorClass::CoolDownMember
@@ -313,6 +351,7 @@ fn account_update(
         return Ok(Applied::Unchanged);
     }
     let linked = wabas::linked_enterprises(conn, waba.id)?;
+    events::waba_status(conn, waba.id, status.as_str(), Some(&update.event))?;
     for enterprise_id in linked {
         audit::record(
             conn,

@@ -521,3 +521,14 @@ pub fn message_by_wamid(conn: &mut DbConnection, wamid: &str) -> QueryResult<Opt
         .get_result(conn)
         .optional()
 }
+
+/// The pool membership of a number: its pool, the pool's enterprise and
+/// the member's region and department tags.
+pub fn membership(conn: &mut DbConnection, number_id: i64) -> QueryResult<Option<(i64, i64, String, String)>> {
+    use crate::db::schema::pool_members;
+    pool_members::table
+        .filter(pool_members::number_id.eq(number_id))
+        .select((pool_members::pool_id, pool_members::enterprise_id, pool_members::region_tags, pool_members::department_tags))
+        .get_result(conn)
+        .optional()
+}

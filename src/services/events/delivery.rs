@@ -108,7 +108,7 @@ impl Deliverer {
                 tokio::spawn(async move {
                     worker.attempt(&db, &endpoint, delivery).await;
                     worker.free_slot(endpoint_id);
-                    super::wake_deliveries();
+                    super::wake_now();
                 });
             }
         }

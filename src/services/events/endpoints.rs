@@ -313,7 +313,7 @@ pub fn send_test(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), 
         let body = json!({
             "type": TEST_EVENT,
             "timestamp": at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "data": { "endpoint_id": row.id.to_string(), "message": "A test event from wabapool." },
+            "data": { "endpoint_id": row.id, "message": "A test event from wabapool." },
         })
         .to_string();
         let event_id = store::insert_event(
@@ -329,6 +329,7 @@ pub fn send_test(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), 
             },
         )?;
         store::insert_delivery(conn, id, event_id, None, at)?;
+        super::WRITTEN.store(true, std::sync::atomic::Ordering::Release);
         audit_change(conn, actor, enterprise.id, "event_endpoint.test", id, None, None)?;
         Ok(())
     })
@@ -340,6 +341,7 @@ pub fn resend(conn: &mut DbConnection, actor: &Actor, delivery_id: i64) -> Resul
         let delivery = store::find_delivery(conn, delivery_id)?.ok_or(ServiceError::NotFound)?;
         let (_, enterprise) = endpoint_in_scope(conn, actor, delivery.endpoint_id)?;
         if store::resend(conn, delivery_id)? {
+            super::WRITTEN.store(true, std::sync::atomic::Ordering::Release);
             audit::record(
                 conn,
                 &NewAuditEntry {

@@ -19,10 +19,20 @@ use crate::store::events::{self as store, NewEvent};
 /// Wakes the delivery workers of this process: events were committed.
 static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
-/// Tells this process's delivery worker that deliveries may be due; call
-/// after the transaction that emitted them commits. Other instances find
-/// them on their next poll.
+/// Set when a delivery was written since the worker was last woken.
+static WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tells this process's delivery worker that deliveries are due, if any
+/// was written since it was last told; call after the transaction that
+/// emitted them commits. Other instances find them on their next poll.
 pub fn wake_deliveries() {
+    if WRITTEN.swap(false, std::sync::atomic::Ordering::AcqRel) {
+        WAKE.notify_one();
+    }
+}
+
+/// Wakes the worker whether or not a delivery was written.
+fn wake_now() {
     WAKE.notify_one();
 }
 
@@ -64,6 +74,7 @@ pub fn emit(conn: &mut DbConnection, event: Event<'_>) -> diesel::QueryResult<i6
     for (endpoint_id, types, pools) in store::subscribers(conn, event.enterprise_id)? {
         if wants(&types, &pools, event.kind, event.pool_id) {
             store::insert_delivery(conn, endpoint_id, id, event.customer, at)?;
+            WRITTEN.store(true, std::sync::atomic::Ordering::Release);
         }
     }
     Ok(id)
@@ -97,8 +108,8 @@ pub fn message_status(
             message_id: Some(message_id),
             customer: Some(to),
             data: json!({
-                "message_id": message_id.to_string(),
-                "pool_id": pool_id.to_string(),
+                "message_id": message_id,
+                "pool_id": pool_id,
                 "phone_number_id": phone_number_id,
                 "to": to,
                 "wamid": wamid,
@@ -111,31 +122,90 @@ pub fn message_status(
     )
 }
 
+/// `number.health` of a number whose quality, limit, throughput or
+/// rotation changed, as it is now; then `pool.health` of its pool if that
+/// crossed a line. A number no enterprise owns reports nothing.
+pub fn number_health(conn: &mut DbConnection, number_id: i64, reason: Option<&str>) -> diesel::QueryResult<()> {
+    let Some(number) = crate::store::numbers::find(conn, number_id)? else { return Ok(()) };
+    if let Some(enterprise_id) = number.enterprise_id {
+        let waba = crate::store::wabas::find(conn, number.waba_id)?;
+        let in_rotation = waba.is_some_and(|w| out_of_rotation(number.status, &number.quality_rating, w.status).is_none());
+        let pool_id = crate::store::pools::pool_of_number(conn, number.id)?;
+        emit(
+            conn,
+            Event {
+                enterprise_id,
+                kind: EventType::NumberHealth,
+                pool_id,
+                message_id: None,
+                customer: None,
+                data: json!({
+                    "phone_number_id": number.phone_number_id,
+                    "display_phone_number": number.display_phone_number,
+                    "quality": number.quality_rating,
+                    "messaging_limit": number.messaging_limit_tier,
+                    "throughput": number.throughput_level,
+                    "in_rotation": in_rotation,
+                    "reason": reason,
+                }),
+            },
+        )?;
+    }
+    pools_health_after(conn, Some(number_id), None)
+}
+
+/// `waba.status` to each enterprise linked to a WABA whose status
+/// changed, then `pool.health` of the pools it moved.
+pub fn waba_status(conn: &mut DbConnection, waba_id: i64, status: &str, reason: Option<&str>) -> diesel::QueryResult<()> {
+    let Some(waba) = crate::store::wabas::find(conn, waba_id)? else { return Ok(()) };
+    for enterprise_id in crate::store::wabas::linked_enterprises(conn, waba_id)? {
+        emit(
+            conn,
+            Event {
+                enterprise_id,
+                kind: EventType::WabaStatus,
+                pool_id: None,
+                message_id: None,
+                customer: None,
+                data: json!({ "waba_id": waba.meta_waba_id, "status": status, "reason": reason }),
+            },
+        )?;
+    }
+    pools_health_after(conn, None, Some(waba_id))
+}
+
 /// Re-reads the health of the pools a change may have moved (those holding
 /// `number_id`, or a number of `waba_id`) and emits `pool.health` for each
 /// that crossed between healthy, degraded and down.
 pub fn pools_health_after(conn: &mut DbConnection, number_id: Option<i64>, waba_id: Option<i64>) -> diesel::QueryResult<()> {
     for pool_id in store::pools_touched(conn, number_id, waba_id)? {
-        let Some((enterprise_id, was)) = store::pool_health(conn, pool_id)? else { continue };
-        let members = crate::store::routing::members(conn, pool_id)?;
-        let in_rotation = members.iter().filter(|m| out_of_rotation(m.status, &m.quality_rating, m.waba_status).is_none()).count();
-        let now = PoolHealth::of(members.len(), in_rotation);
-        if now.as_str() == was {
-            continue;
-        }
-        store::set_pool_health(conn, pool_id, now.as_str())?;
-        emit(
-            conn,
-            Event {
-                enterprise_id,
-                kind: EventType::PoolHealth,
-                pool_id: Some(pool_id),
-                message_id: None,
-                customer: None,
-                data: json!({ "pool_id": pool_id.to_string(), "members": members.len(), "in_rotation": in_rotation, "state": now.as_str() }),
-            },
-        )?;
+        pool_health(conn, pool_id)?;
     }
+    Ok(())
+}
+
+/// Emits `pool.health` when a pool's members in rotation put it across a
+/// line since it last reported; call when its members or their health change.
+pub fn pool_health(conn: &mut DbConnection, pool_id: i64) -> diesel::QueryResult<()> {
+    let Some((enterprise_id, was)) = store::pool_health(conn, pool_id)? else { return Ok(()) };
+    let members = crate::store::routing::members(conn, pool_id)?;
+    let in_rotation = members.iter().filter(|m| out_of_rotation(m.status, &m.quality_rating, m.waba_status).is_none()).count();
+    let now = PoolHealth::of(members.len(), in_rotation);
+    if now.as_str() == was {
+        return Ok(());
+    }
+    store::set_pool_health(conn, pool_id, now.as_str())?;
+    emit(
+        conn,
+        Event {
+            enterprise_id,
+            kind: EventType::PoolHealth,
+            pool_id: Some(pool_id),
+            message_id: None,
+            customer: None,
+            data: json!({ "pool_id": pool_id, "members": members.len(), "in_rotation": in_rotation, "state": now.as_str() }),
+        },
+    )?;
     Ok(())
 }
 

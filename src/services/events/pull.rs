@@ -2,7 +2,7 @@
 //! enterprise's events after a cursor, and one message with its status
 //! history (DESIGN.md section 14).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::super::ServiceError;
 use crate::db::DbConnection;
@@ -11,22 +11,27 @@ use crate::store::events as store;
 /// The most events one page holds.
 pub const MAX_LIMIT: i64 = 500;
 
+/// One event as delivered: its id (`evt_` + number, the `webhook-id` of its
+/// deliveries), type, time and data.
+pub struct PulledEvent {
+    pub id: String,
+    pub event_type: String,
+    pub timestamp: Value,
+    pub data: Value,
+}
+
 /// A page of events, oldest first, and the cursor of the next page (the
 /// same cursor again when there is nothing newer yet).
 pub struct EventsPage {
-    pub data: Vec<Value>,
+    pub data: Vec<PulledEvent>,
     pub next: String,
 }
 
-/// Reads a cursor: the id of the last event seen, or nothing for the first.
-pub fn cursor(raw: Option<&str>) -> Result<i64, ServiceError> {
+/// Reads a cursor: the `next` of the previous page, or nothing for the first.
+pub fn cursor(raw: Option<&str>) -> Option<i64> {
     match raw.map(str::trim).filter(|c| !c.is_empty()) {
-        None => Ok(0),
-        Some(c) => c
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ServiceError::invalid("after", "Pass the `next` cursor of the previous page, or none for the first page.")),
+        None => Some(0),
+        Some(c) => c.parse::<i64>().ok().filter(|n| *n >= 0),
     }
 }
 
@@ -36,31 +41,40 @@ pub fn events_after(conn: &mut DbConnection, enterprise_id: i64, after: i64, lim
     let data = rows
         .into_iter()
         .map(|row| {
-            let body: Value = serde_json::from_str(&row.body).unwrap_or(Value::Null);
-            json!({ "id": row.id.to_string(), "type": row.event_type, "timestamp": body["timestamp"], "data": body["data"] })
+            let mut body: Value = serde_json::from_str(&row.body).unwrap_or(Value::Null);
+            PulledEvent { id: format!("evt_{}", row.id), event_type: row.event_type, timestamp: body["timestamp"].take(), data: body["data"].take() }
         })
         .collect();
     Ok(EventsPage { data, next })
 }
 
+/// One status a message reached.
+pub struct StatusChange {
+    pub status: Value,
+    pub at: Value,
+    pub error_code: Value,
+}
+
+/// A message and its status history.
+pub struct MessageHistory {
+    pub message: store::MessageRow,
+    pub attempts: Value,
+    pub history: Vec<StatusChange>,
+}
+
 /// One of the enterprise's messages with its status history; NotFound for
 /// another enterprise's (R2).
-pub fn message(conn: &mut DbConnection, enterprise_id: i64, id: i64) -> Result<Value, ServiceError> {
-    let row = store::message(conn, id)?.filter(|m| m.enterprise_id == enterprise_id).ok_or(ServiceError::NotFound)?;
-    let history: Vec<Value> = store::events_of_message(conn, id)?
+pub fn message(conn: &mut DbConnection, enterprise_id: i64, id: i64) -> Result<MessageHistory, ServiceError> {
+    let message = store::message(conn, id)?.filter(|m| m.enterprise_id == enterprise_id).ok_or(ServiceError::NotFound)?;
+    let history = store::events_of_message(conn, id)?
         .into_iter()
         .filter_map(|event| serde_json::from_str::<Value>(&event.body).ok())
-        .map(|body| json!({ "status": body["data"]["status"], "at": body["data"]["at"], "error_code": body["data"]["error_code"] }))
+        .map(|mut body| StatusChange {
+            status: body["data"]["status"].take(),
+            at: body["data"]["at"].take(),
+            error_code: body["data"]["error_code"].take(),
+        })
         .collect();
-    let attempts: Value = serde_json::from_str(&row.attempts).unwrap_or_else(|_| json!([]));
-    Ok(json!({
-        "id": row.id.to_string(),
-        "pool_id": row.pool_id.to_string(),
-        "to": row.recipient,
-        "status": row.status,
-        "wamid": row.wamid,
-        "phone_number_id": row.phone_number_id,
-        "attempts": attempts,
-        "history": history,
-    }))
+    let attempts = serde_json::from_str(&message.attempts).unwrap_or(Value::Array(Vec::new()));
+    Ok(MessageHistory { message, attempts, history })
 }

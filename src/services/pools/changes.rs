@@ -142,6 +142,7 @@ pub fn create_pool(conn: &mut DbConnection, actor: &Actor, enterprise_id: Option
         // index's entries in one order and cannot deadlock on PostgreSQL.
         members.sort_unstable();
         pools::insert_members(conn, &pool, &members).map_err(write_conflict)?;
+        crate::services::events::pool_health(conn, id)?;
         let mut entry = audit_entry(actor, enterprise.id, "pool.create", id);
         entry.after = Some(json!({ "name": name.as_str(), "active": true, "numbers": pools::member_displays(conn, id)? }));
         audit::record(conn, &entry)?;
@@ -197,6 +198,7 @@ pub fn update_pool(conn: &mut DbConnection, actor: &Actor, id: PoolId, version: 
             members.sort_unstable();
             pools::insert_members(conn, &pool, &members).map_err(write_conflict)?;
         }
+        crate::services::events::pool_health(conn, pool.id)?;
         let mut entry = audit_entry(actor, enterprise.id, "pool.update", pool.id);
         entry.before = Some(json!({ "name": pool.name, "numbers": before_numbers, "version": pool.version }));
         entry.after = Some(json!({ "name": name.as_str(), "numbers": pools::member_displays(conn, pool.id)?, "version": version + 1 }));
