@@ -92,6 +92,8 @@ pub struct Settings {
     /// Event endpoints may be on loopback and private addresses, over plain
     /// http (`WABAPOOL_ALLOW_PRIVATE_EVENT_URLS=true`; set by `demo` and tests).
     pub allow_private_event_urls: bool,
+    /// How long an event endpoint has to answer (10 s; shorter in tests).
+    pub event_timeout: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -272,6 +274,7 @@ impl Settings {
             body_timeout,
             max_connections,
             allow_private_event_urls: overrides.demo || env("WABAPOOL_ALLOW_PRIVATE_EVENT_URLS").is_some_and(|v| v == "true"),
+            event_timeout: crate::services::events::delivery::TIMEOUT,
         })
     }
 
@@ -303,6 +306,7 @@ impl Settings {
             body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             allow_private_event_urls: false,
+            event_timeout: crate::services::events::delivery::TIMEOUT,
         }
     }
 

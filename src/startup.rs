@@ -80,7 +80,7 @@ impl Application {
             sessions: crate::services::auth::SessionPolicy { idle: settings.session_idle, absolute: settings.session_absolute },
             allow_private_event_urls: settings.allow_private_event_urls,
         };
-        let deliveries = (Deliverer::new(settings.secret_keys.clone(), settings.allow_private_event_urls)?, state.clone());
+        let deliveries = (Deliverer::new(settings.secret_keys.clone(), settings.allow_private_event_urls, settings.event_timeout)?, state.clone());
         let server = run(listener, state, &settings)?;
         Ok(Self { host, port, server, db, sync, deliveries })
     }

@@ -205,17 +205,26 @@ pub fn events_of_message(conn: &mut DbConnection, message_id: i64) -> QueryResul
         .load(conn)
 }
 
-/// Endpoints with deliveries due now, at most `limit` of them.
+/// Pending, as a literal, so that the partial indexes of pending
+/// deliveries serve the query (a bound value would not match them).
+fn pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("event_deliveries.state = 'pending'")
+}
+
+/// Enabled endpoints with a delivery due now, at most `limit` of them.
 pub fn endpoints_due(conn: &mut DbConnection, now: chrono::NaiveDateTime, limit: i64) -> QueryResult<Vec<i64>> {
-    event_deliveries::table
-        .inner_join(event_endpoints::table)
-        .filter(event_deliveries::state.eq("pending"))
-        .filter(event_deliveries::next_attempt_at.le(now))
-        .filter(event_deliveries::claimed_until.is_null().or(event_deliveries::claimed_until.lt(now)))
+    event_endpoints::table
         .filter(event_endpoints::enabled.eq(true))
-        .select(event_deliveries::endpoint_id)
-        .distinct()
+        .filter(diesel::dsl::exists(
+            event_deliveries::table
+                .filter(event_deliveries::endpoint_id.eq(event_endpoints::id))
+                .filter(pending())
+                .filter(event_deliveries::next_attempt_at.le(now))
+                .filter(event_deliveries::claimed_until.is_null().or(event_deliveries::claimed_until.lt(now))),
+        ))
+        .order(event_endpoints::id.asc())
         .limit(limit)
+        .select(event_endpoints::id)
         .load(conn)
 }
 
@@ -244,14 +253,14 @@ pub fn claim(
     let earlier = diesel::alias!(event_deliveries as earlier);
     let due = event_deliveries::table
         .filter(event_deliveries::endpoint_id.eq(endpoint_id))
-        .filter(event_deliveries::state.eq("pending"))
+        .filter(pending())
         .filter(event_deliveries::next_attempt_at.le(now))
         .filter(event_deliveries::claimed_until.is_null().or(event_deliveries::claimed_until.lt(now)))
         .filter(diesel::dsl::not(diesel::dsl::exists(
             earlier
                 .filter(earlier.field(event_deliveries::endpoint_id).eq(endpoint_id))
                 .filter(earlier.field(event_deliveries::customer).eq(event_deliveries::customer))
-                .filter(earlier.field(event_deliveries::state).eq("pending"))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("earlier.state = 'pending'"))
                 .filter(earlier.field(event_deliveries::id).lt(event_deliveries::id)),
         )))
         .order(event_deliveries::id.asc())

@@ -8,6 +8,7 @@ mod cli;
 #[path = "../common/mod.rs"]
 mod common;
 mod concurrency;
+mod events;
 mod failures;
 mod headers;
 mod helpers;

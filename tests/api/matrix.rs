@@ -158,6 +158,8 @@ const ROUTES: &[Row] = &[
     row("GET", "/api/v1/openapi.json", Access::Public),
     row("GET", "/channels/whatsapp/api-reference", Access::SignedIn),
     row("GET", "/api/v1/pools/{id}/route", Access::ApiKey),
+    row("GET", "/api/v1/events", Access::ApiKey),
+    row("GET", "/api/v1/messages/{id}", Access::ApiKey),
     row("GET", "/settings/password", Access::SignedIn),
     Row { method: "POST", pattern: "/settings/password", access: Access::SignedIn, body: &[("current_password", "wrong"), ("new_password", "x")] },
     row("POST", "/logout/everywhere", Access::SignedIn),

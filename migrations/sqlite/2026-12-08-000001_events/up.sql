@@ -54,9 +54,11 @@ CREATE TABLE event_deliveries (
     last_status      INTEGER,
     created_at       TIMESTAMP NOT NULL
 );
-CREATE INDEX event_deliveries_due_idx ON event_deliveries (next_attempt_at) WHERE state = 'pending';
-CREATE INDEX event_deliveries_endpoint_idx ON event_deliveries (endpoint_id, id);
+-- An endpoint's pending deliveries, oldest first, whatever it delivered
+-- before them; each customer's oldest; and all of them for its page.
+CREATE INDEX event_deliveries_pending_idx ON event_deliveries (endpoint_id, id) WHERE state = 'pending';
 CREATE INDEX event_deliveries_customer_idx ON event_deliveries (endpoint_id, customer, id) WHERE state = 'pending';
+CREATE INDEX event_deliveries_endpoint_idx ON event_deliveries (endpoint_id, id);
 
 CREATE TABLE event_attempts (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -29,7 +29,7 @@ use crate::store::events::{self as store, AttemptRecord, DueDelivery, EndpointRo
 
 /// Deliveries in flight per endpoint on one instance.
 pub const PER_ENDPOINT: usize = 16;
-/// How long an attempt may take.
+/// How long an attempt may take, unless set otherwise.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claim holds a delivery: past it, another instance may take
 /// it (its claimer died); longer than an attempt.
@@ -51,10 +51,10 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(keys: SecretKeys, allow_private: bool) -> anyhow::Result<Self> {
+    pub fn new(keys: SecretKeys, allow_private: bool, timeout: Duration) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(TIMEOUT)
+            .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(PER_ENDPOINT)
             .user_agent(concat!("wabapool/", env!("CARGO_PKG_VERSION")))
@@ -199,7 +199,7 @@ impl Deliverer {
             .await;
         let mut response = match sent {
             Ok(response) => response,
-            Err(error) if error.is_timeout() => return Err("No answer within 10 seconds.".to_owned()),
+            Err(error) if error.is_timeout() => return Err("No answer in time.".to_owned()),
             Err(error) if error.is_connect() => return Err(format!("Could not connect: {}", root_cause(&error))),
             Err(error) => return Err(format!("The request failed: {}", root_cause(&error))),
         };

@@ -27,12 +27,15 @@ static WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 /// emitted them commits. Other instances find them on their next poll.
 pub fn wake_deliveries() {
     if WRITTEN.swap(false, std::sync::atomic::Ordering::AcqRel) {
-        WAKE.notify_one();
+        wake_now();
     }
 }
 
-/// Wakes the worker whether or not a delivery was written.
+/// Wakes the workers whether or not a delivery was written: every one
+/// waiting (a process may run several apps, as tests do), and the next to
+/// wait when all are busy.
 fn wake_now() {
+    WAKE.notify_waiters();
     WAKE.notify_one();
 }
 
