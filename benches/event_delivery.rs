@@ -1,8 +1,9 @@
 //! Event delivery under load: the release build of the app, the Graph
 //! sandbox and two receivers in this process, over real sockets, on SQLite
 //! (and on PostgreSQL when `WABAPOOL_BENCH_PG` names a server URL).
-//! 32 clients send through a pool of 10 HIGH numbers, each send a
-//! `message.status` event, while 4 clients post customers' replies as
+//! 32 clients send through a pool of 10 HIGH numbers at `SEND_RATE` sends
+//! a second together, each send a `message.status` event, while 4 clients
+//! post customers' replies as
 //! Meta's signed webhooks, each a `message.received` event carrying the
 //! moment it was posted. Three runs of 10 seconds: one endpoint; the same
 //! with a second endpoint that answers after 5 seconds; and the send API
@@ -26,6 +27,13 @@ const SENDERS: usize = 32;
 const REPLIERS: usize = 4;
 const SECONDS: u64 = 10;
 const APP_SECRET: &str = "bench-app-secret";
+
+/// Sends a second the clients aim at together (`SEND_RATE`, default 2,000):
+/// the events' source, below what the machine can send at most so that the
+/// deliveries have their share of it.
+fn send_rate() -> f64 {
+    std::env::var("SEND_RATE").ok().and_then(|r| r.parse().ok()).unwrap_or(2_000.0)
+}
 
 /// What a receiver counts: events taken, and the delay of each reply from
 /// its webhook being posted to its event arriving.
@@ -170,7 +178,10 @@ async fn load(setup: &Setup, epoch: Instant, replies: bool) -> (u64, u64) {
             (client.clone(), setup.key.clone(), setup.address.clone(), stop.clone(), sent.clone(), setup.pool_id);
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
+            let mut pace = tokio::time::interval(Duration::from_secs_f64(SENDERS as f64 / send_rate()));
+            pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             while !stop.load(Ordering::Relaxed) {
+                pace.tick().await;
                 n += 1;
                 let body = json!({ "to": format!("4477{worker:03}{n:05}"), "type": "template", "template": { "name": "load", "language": { "code": "en" } } });
                 if let Ok(r) = client.post(format!("{address}/api/v1/pools/{pool_id}/messages")).bearer_auth(&key).json(&body).send().await

@@ -700,3 +700,49 @@ async fn two_instances_deliver_every_event_and_none_twice() {
     a.server.stop(true).await;
     b.server.stop(true).await;
 }
+
+fn change(field: &str, value: Value) -> Value {
+    json!({ "object": "whatsapp_business_account", "entry": [{ "id": ACME_WABA, "time": chrono::Utc::now().timestamp(), "changes": [{ "field": field, "value": value }] }] })
+}
+
+#[tokio::test]
+async fn quality_drops_a_pool_going_down_and_a_restricted_waba_are_events() {
+    // Arrange: Acme Support holds the two +1 numbers.
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    add_endpoint(&app, &receiver.url, &["number.health", "pool.health", "waba.status"]).await;
+    let pool = app.pool_id("Acme Support").await;
+    let flag = |display: &str| {
+        change("phone_number_quality_update", json!({ "display_phone_number": display, "event": "FLAGGED", "current_limit": "TIER_1K" }))
+    };
+
+    // Act: one member turns red (one of two still in rotation), then the other.
+    assert_eq!(app.meta_posts(flag("15550100101")).await, 200);
+    let first = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(first.len(), 1, "one member red leaves half in rotation: no pool event yet: {first:?}");
+    assert_eq!(app.meta_posts(flag("15550100102")).await, 200);
+    let got = receiver.wait_for(3, Duration::from_secs(5)).await;
+    assert_eq!(app.meta_posts(change("account_update", json!({ "event": "ACCOUNT_RESTRICTION" }))).await, 200);
+    let after = receiver.wait_for(4, Duration::from_secs(5)).await;
+
+    // Assert
+    let kinds: Vec<&str> = got.iter().map(|r| r.body["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["number.health", "number.health", "pool.health"]);
+    let health = &got[0].body["data"];
+    assert_eq!(health["phone_number_id"], "1015550100101");
+    assert_eq!(health["quality"], "RED");
+    assert_eq!(health["in_rotation"], false);
+    assert_eq!(health["reason"], "FLAGGED");
+    let down = &got[2].body["data"];
+    assert_eq!(
+        (down["pool_id"].as_i64(), down["state"].as_str(), down["members"].as_i64(), down["in_rotation"].as_i64()),
+        (Some(pool), Some("down"), Some(2), Some(0))
+    );
+    assert_eq!(after.len(), 4, "the restriction is one event, the pool being down already: {after:?}");
+    let waba = &after[3].body;
+    assert_eq!(waba["type"], "waba.status");
+    assert_eq!(
+        (waba["data"]["waba_id"].as_str(), waba["data"]["status"].as_str(), waba["data"]["reason"].as_str()),
+        (Some(ACME_WABA), Some("suspended"), Some("ACCOUNT_RESTRICTION"))
+    );
+}

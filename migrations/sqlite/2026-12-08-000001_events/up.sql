@@ -54,9 +54,10 @@ CREATE TABLE event_deliveries (
     last_status      INTEGER,
     created_at       TIMESTAMP NOT NULL
 );
--- An endpoint's pending deliveries, oldest first, whatever it delivered
--- before them; each customer's oldest; and all of them for its page.
-CREATE INDEX event_deliveries_pending_idx ON event_deliveries (endpoint_id, id) WHERE state = 'pending';
+-- An endpoint's deliveries of one state, oldest first (the pending ones,
+-- whatever it delivered before them); each customer's oldest pending one;
+-- and all of them, for its page.
+CREATE INDEX event_deliveries_state_idx ON event_deliveries (endpoint_id, state, id);
 CREATE INDEX event_deliveries_customer_idx ON event_deliveries (endpoint_id, customer, id) WHERE state = 'pending';
 CREATE INDEX event_deliveries_endpoint_idx ON event_deliveries (endpoint_id, id);
 

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::super::{DatabaseRunner, ServiceError};
 use super::endpoints::signing_secrets;
-use crate::db::write_transaction;
+use crate::db::{write_transaction, write_transaction_unflushed};
 use crate::domain::events::{RETRY_FOR, check_endpoint_url, is_public, retry_delay};
 use crate::security::event_signing::signature_header;
 use crate::security::secrets::SecretKeys;
@@ -28,7 +28,7 @@ use crate::store::audit::{self, NewAuditEntry};
 use crate::store::events::{self as store, AttemptRecord, DueDelivery, EndpointRow};
 
 /// Deliveries in flight per endpoint on one instance.
-pub const PER_ENDPOINT: usize = 16;
+pub const PER_ENDPOINT: usize = 32;
 /// How long an attempt may take, unless set otherwise.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claim holds a delivery: past it, another instance may take
@@ -106,9 +106,15 @@ impl Deliverer {
                 self.take_slot(endpoint_id);
                 let (worker, db, endpoint) = (self.clone(), db.clone(), endpoint.clone());
                 tokio::spawn(async move {
-                    worker.attempt(&db, &endpoint, delivery).await;
+                    let started = Instant::now();
+                    let at = crate::store::now();
+                    let answered = worker.post(&endpoint, &delivery).await;
+                    // The endpoint is free for the next delivery; this one
+                    // stays claimed, and its customer's next unclaimable,
+                    // until it is settled.
                     worker.free_slot(endpoint_id);
                     super::wake_now();
+                    settle(&db, &endpoint, delivery, at, started.elapsed(), answered).await;
                 });
             }
         }
@@ -133,45 +139,6 @@ impl Deliverer {
             if *count == 0 {
                 map.remove(&endpoint_id);
             }
-        }
-    }
-
-    /// Posts one delivery and settles it; a failure to settle leaves it
-    /// claimed until its claim lapses, when it is attempted again.
-    async fn attempt<D: DatabaseRunner>(&self, db: &D, endpoint: &EndpointRow, delivery: DueDelivery) {
-        let at = crate::store::now();
-        let started = Instant::now();
-        let (status, answer) = match self.post(endpoint, &delivery).await {
-            Ok(answered) => answered,
-            Err(why) => (None, why),
-        };
-        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let delivered = status.is_some_and(|s| (200..300).contains(&s));
-        let endpoint_id = endpoint.id;
-        let enterprise_id = endpoint.enterprise_id;
-        let jitter = rand::rng().random::<f64>();
-        let settled = db
-            .write(move |conn| {
-                write_transaction(conn, |conn| {
-                    let record = AttemptRecord { delivery_id: delivery.id, at, status_code: status, latency_ms, answer: &answer };
-                    if delivered {
-                        store::settle(conn, &record, "delivered", at)?;
-                        store::note_success(conn, endpoint_id)?;
-                        return Ok(());
-                    }
-                    let next = crate::store::now() + retry_delay(delivery.attempts + 1, jitter);
-                    let state = if next > delivery.event_created_at + RETRY_FOR { "failed" } else { "pending" };
-                    store::settle(conn, &record, state, next)?;
-                    let since = store::note_failure(conn, endpoint_id, at)?;
-                    if since.is_some_and(|since| at - since >= RETRY_FOR) {
-                        disable_failing(conn, endpoint_id, enterprise_id, since)?;
-                    }
-                    Ok(())
-                })
-            })
-            .await;
-        if let Err(error) = settled {
-            tracing::warn!(error = %error, delivery = delivery.id, "settling an event delivery failed; it is attempted again when its claim lapses");
         }
     }
 
@@ -217,6 +184,60 @@ impl Deliverer {
             answer = format!("Redirect to {} not followed. {answer}", location.chars().take(200).collect::<String>());
         }
         Ok((Some(status), answer))
+    }
+}
+
+/// Settles an attempt with what it found: delivered on a 2xx, else due
+/// again after a backoff or, past 24 hours, failed; the endpoint's failing
+/// streak noted, and the endpoint disabled after 24 hours of it. Committed
+/// without waiting for a flush on PostgreSQL: a settle lost in a crash of
+/// the database server sends the event again, which at least once allows.
+/// A failure to settle leaves the delivery claimed until its claim lapses,
+/// when it is attempted again.
+async fn settle<D: DatabaseRunner>(
+    db: &D,
+    endpoint: &EndpointRow,
+    delivery: DueDelivery,
+    at: chrono::NaiveDateTime,
+    took: Duration,
+    answered: Result<(Option<i32>, String), String>,
+) {
+    let (status, answer) = answered.unwrap_or_else(|why| (None, why));
+    let latency_ms = i64::try_from(took.as_millis()).unwrap_or(i64::MAX);
+    let delivered = status.is_some_and(|s| (200..300).contains(&s));
+    let (endpoint_id, enterprise_id, delivery_id) = (endpoint.id, endpoint.enterprise_id, delivery.id);
+    // Only an endpoint that was failing when this delivery was claimed has a streak to end.
+    let was_failing = endpoint.failing_since.is_some();
+    let jitter = rand::rng().random::<f64>();
+    let settled = db
+        .write(move |conn| {
+            write_transaction_unflushed(conn, |conn| {
+                let record = AttemptRecord { delivery_id: delivery.id, at, status_code: status, latency_ms, answer: &answer };
+                if delivered {
+                    store::settle(conn, &record, "delivered", at)?;
+                    if was_failing {
+                        store::note_success(conn, endpoint_id)?;
+                    }
+                    return Ok(());
+                }
+                let next = crate::store::now() + retry_delay(delivery.attempts + 1, jitter);
+                let state = if next > delivery.event_created_at + RETRY_FOR { "failed" } else { "pending" };
+                store::settle(conn, &record, state, next)?;
+                let since = store::note_failure(conn, endpoint_id, at)?;
+                if since.is_some_and(|since| at - since >= RETRY_FOR) {
+                    disable_failing(conn, endpoint_id, enterprise_id, since)?;
+                }
+                Ok(())
+            })
+        })
+        .await;
+    match settled {
+        Ok(()) if !delivered => {}
+        // Its customer's next event may go now.
+        Ok(()) => super::wake_now(),
+        Err(error) => {
+            tracing::warn!(error = %error, delivery = delivery_id, "settling an event delivery failed; it is attempted again when its claim lapses")
+        }
     }
 }
 
