@@ -8,6 +8,7 @@ mod cli;
 #[path = "../common/mod.rs"]
 mod common;
 mod concurrency;
+mod events_portal;
 mod failures;
 mod headers;
 mod helpers;
