@@ -105,6 +105,8 @@ struct EventsIndex {
     /// The form as typed (empty, or kept after a refusal).
     form: EndpointForm,
     event_types: [EventType; 5],
+    /// This installation also sends to loopback and private addresses.
+    allow_private: bool,
 }
 
 impl EventsIndex {
@@ -156,7 +158,8 @@ async fn index_page(
     let actor = user.actor.clone();
     let page = state.run(move |conn| Ok(service::list(conn, &actor)?)).await?;
     let chrome = Chrome::new(user, Nav::Events, state.demo);
-    render(status, &EventsIndex { chrome, page, errors, form, event_types: EventType::ALL })
+    let allow_private = state.allow_private_event_urls;
+    render(status, &EventsIndex { chrome, page, errors, form, event_types: EventType::ALL, allow_private })
 }
 
 #[get("/settings/events")]
@@ -190,7 +193,15 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
     let form = form.decode::<EndpointForm>()?.input;
     let input = form.input();
     let allow_private = state.allow_private_event_urls;
-    let mut errors = service::check_input(&input, allow_private);
+    // The enterprise first, as the form asks for it, so that one answer
+    // names everything to fix.
+    let mut errors = FieldErrors::default();
+    if user.actor.scope.is_aggregator() && input.enterprise_id.as_deref().is_none_or(|e| e.trim().is_empty()) {
+        errors.add("enterprise_id", "Choose the enterprise whose events this endpoint receives.");
+    }
+    for (field, message) in service::check_input(&input, allow_private).all() {
+        errors.add(field.clone(), message.clone());
+    }
     if errors.get("url").is_none()
         && let Some(refusal) = refused_host(input.url.trim(), allow_private).await
     {
@@ -275,6 +286,12 @@ impl EndpointPage {
         disabled_by_wabapool(&self.detail.endpoint)
     }
 
+    /// Whether a delivery of this page waits for its first attempt, which
+    /// the page then shows as soon as it is made.
+    fn awaits_first_attempt(&self) -> bool {
+        self.detail.endpoint.enabled && self.detail.deliveries.iter().any(|d| d.row.state == "pending" && d.row.attempts == 0)
+    }
+
     fn event_words(&self, kind: &str) -> &'static str {
         event_words(kind)
     }
@@ -295,6 +312,11 @@ impl EndpointPage {
             _ if delivery.row.attempts > 0 => "badge-warning",
             _ => "badge-pending",
         }
+    }
+
+    /// This page of the deliveries, as it is filtered.
+    fn this_page_href(&self) -> String {
+        self.page_href(self.detail.page)
     }
 
     /// Another page of the deliveries under the same filter.
@@ -346,7 +368,7 @@ pub async fn send_test(
     let (id, actor) = (id_of(&path)?, user.actor.clone());
     state.write(move |conn| Ok(service::send_test(conn, &actor, id)?)).await?;
     wake_deliveries();
-    set_flash(&user.session, FlashKind::Success, "A test event is on its way; its attempt appears below in a moment.");
+    set_flash(&user.session, FlashKind::Success, "A test event is on its way; its attempt appears below within seconds.");
     Ok(htmx::see_other(&req, &endpoint_page(id)))
 }
 

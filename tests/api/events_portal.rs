@@ -235,11 +235,13 @@ async fn an_aggregator_super_admin_must_choose_one_of_its_own_enterprises() {
     app.login("super@northwind.example").await;
     let hooli = app.enterprise_id("Hooli Travel").await.to_string();
 
-    let unchosen = app.post_form(EVENTS, &[("url", "http://10.1.2.3/hooks"), ("event_types", "number.health")]).await;
+    let unchosen = app.post_form(EVENTS, &[("url", "ftp://x"), ("event_types", "number.health")]).await;
     let foreign = app.post_form(EVENTS, &[("enterprise_id", &hooli), ("url", "http://10.1.2.3/hooks"), ("event_types", "number.health")]).await;
 
     assert_eq!(status(&unchosen), 422);
-    assert_eq!(texts(&unchosen.text().await.unwrap(), "#enterprise_id-error").len(), 1, "the message beside the select");
+    let page = unchosen.text().await.unwrap();
+    assert_eq!(texts(&page, "#enterprise_id-error").len(), 1, "the message beside the select");
+    assert_eq!(attrs(&page, ".error-summary a", "href"), vec!["#enterprise_id", "#url"], "one answer names everything to fix");
     assert_eq!(status(&foreign), 404, "another aggregator's enterprise is not revealed");
     assert_eq!(app.endpoint_count().await, 0);
 }
