@@ -236,6 +236,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(portal::numbers::activate)
         .service(portal::numbers::confirm_deactivate)
         .service(portal::numbers::deactivate);
+    cfg.service(portal::events::index)
+        .service(portal::events::create)
+        .service(portal::events::secret_stored)
+        .service(portal::events::show)
+        .service(portal::events::send_test)
+        .service(portal::events::disable)
+        .service(portal::events::enable)
+        .service(portal::events::rotate_secret)
+        .service(portal::events::resend);
 }
 
 async fn not_found(_req: HttpRequest) -> Result<HttpResponse, AppError> {

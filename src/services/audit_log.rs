@@ -39,6 +39,13 @@ pub const ACTIONS: &[&str] = &[
     "user.password_reset",
     "user.password_change",
     "user.sessions_ended",
+    "event_endpoint.create",
+    "event_endpoint.disable",
+    "event_endpoint.enable",
+    "event_endpoint.rotate_secret",
+    "event_endpoint.test",
+    "event_endpoint.auto_disable",
+    "event_delivery.resend",
 ];
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]

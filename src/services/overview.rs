@@ -1,7 +1,8 @@
 //! An aggregator's overview: for each of its enterprises the pools, the
 //! numbers in and out of rotation, the activated numbers Meta rates RED or
 //! YELLOW,
-//! the WABAs to reconnect and the last 24 hours' sends and failures.
+//! the WABAs to reconnect, the last 24 hours' sends and failures, and the
+//! event deliveries failing to reach its endpoints.
 
 use std::collections::HashMap;
 
@@ -26,18 +27,20 @@ pub struct EnterpriseHealth {
     pub reconnect: i64,
     pub sent: i64,
     pub failed: i64,
+    /// Event deliveries failing now: retrying after a failed attempt, or failed.
+    pub failing_events: i64,
 }
 
 impl EnterpriseHealth {
     /// Something an admin should look at: numbers out of rotation or
-    /// warned about, a WABA to reconnect, or failed sends.
+    /// warned about, a WABA to reconnect, failed sends or failing events.
     pub fn needs_attention(&self) -> bool {
         self.trouble() > 0
     }
 
     /// How much needs looking at, for the order "most trouble first".
     pub fn trouble(&self) -> i64 {
-        self.out_of_rotation + self.red + self.yellow + self.reconnect * 10 + self.failed
+        self.out_of_rotation + self.red + self.yellow + self.reconnect * 10 + self.failed + self.failing_events
     }
 }
 
@@ -141,6 +144,12 @@ fn figures(conn: &mut DbConnection, aggregator: i64, named: Vec<(i64, String)>, 
     for (enterprise, status, count) in store::send_counts(conn, aggregator, among, since)? {
         if let Some(row) = at.get(&enterprise).map(|&i| &mut rows[i]) {
             if status == "failed" { row.failed += count } else { row.sent += count }
+        }
+    }
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    for (enterprise, count) in crate::store::events::failing_by_enterprise(conn, &ids)? {
+        if let Some(row) = at.get(&enterprise).map(|&i| &mut rows[i]) {
+            row.failing_events = count;
         }
     }
     Ok(rows)

@@ -31,6 +31,13 @@ pub fn action_words(action: &str) -> (&'static str, &'static str) {
         "user.password_reset" => ("Passwords reset", "reset the password of user"),
         "user.password_change" => ("Own passwords changed", "changed the password of user"),
         "user.sessions_ended" => ("Signed out everywhere", "signed out everywhere as user"),
+        "event_endpoint.create" => ("Event endpoints added", "added event endpoint"),
+        "event_endpoint.disable" => ("Event endpoints disabled", "disabled event endpoint"),
+        "event_endpoint.enable" => ("Event endpoints enabled", "enabled event endpoint"),
+        "event_endpoint.rotate_secret" => ("Signing secrets rotated", "rotated the signing secret of event endpoint"),
+        "event_endpoint.test" => ("Test events sent", "sent a test event to event endpoint"),
+        "event_endpoint.auto_disable" => ("Event endpoints disabled by wabapool", "disabled event endpoint"),
+        "event_delivery.resend" => ("Event deliveries resent", "resent a delivery to event endpoint"),
         _ => ("Other", "did something to"),
     }
 }
@@ -113,12 +120,15 @@ impl Sentence {
             "user" => (named("email").unwrap_or_else(|| format!("#{id}")), Some("/settings/users".to_owned())),
             "number" => (named("display").unwrap_or_else(|| format!("#{id}")), Some(numbers_page)),
             "waba" => (named("name").map_or_else(|| format!("#{id}"), |n| format!("\u{201c}{n}\u{201d}")), Some(numbers_page)),
+            "event_endpoint" => (named("url").unwrap_or_else(|| format!("#{id}")), Some(format!("/settings/events/{id}"))),
             _ => (id.to_owned(), None),
         };
         let tail = match (action, after.get("numbers")) {
             ("pool.create", Some(Value::Array(numbers))) => {
                 format!(" with {} {}", numbers.len(), if numbers.len() == 1 { "number" } else { "numbers" })
             }
+            ("event_endpoint.auto_disable", _) => " after 24 hours of failed deliveries".to_owned(),
+            ("event_delivery.resend", _) => after.get("delivery").map_or_else(String::new, |d| format!(" (delivery {d})")),
             _ => String::new(),
         };
         let changes = if action == "pool.create" || action.starts_with("login.") { Vec::new() } else { changes(&before, &after) };
@@ -189,6 +199,43 @@ mod tests {
         let said = Sentence::new(entry, false);
         assert_eq!(said.subject, "a@b.example");
         assert_eq!(said.changes, vec![("email".to_owned(), None, "\u{201c}a@b.example\u{201d}".to_owned())]);
+    }
+
+    #[test]
+    fn an_event_endpoint_is_named_by_its_url_and_links_to_its_page() {
+        let entry = Entry {
+            actor_email: Some("super@acme.example"),
+            action: "event_endpoint.create",
+            subject_type: "event_endpoint",
+            subject_id: Some("7"),
+            after: Some(r#"{"url":"https://hooks.example.com/wa","event_types":["message.status"],"pool_ids":[]}"#),
+            ..Entry::default()
+        };
+        let said = Sentence::new(entry, false);
+        assert_eq!(format!("{} {} {}", said.who, said.verb, said.subject), "super@acme.example added event endpoint https://hooks.example.com/wa");
+        assert_eq!(said.href.as_deref(), Some("/settings/events/7"));
+        let entry = Entry {
+            action: "event_endpoint.auto_disable",
+            subject_type: "event_endpoint",
+            subject_id: Some("7"),
+            before: Some(r#"{"enabled":true}"#),
+            after: Some(r#"{"enabled":false}"#),
+            ..Entry::default()
+        };
+        let said = Sentence::new(entry, false);
+        assert_eq!(
+            format!("{} {} {}{}", said.who, said.verb, said.subject, said.tail),
+            "wabapool disabled event endpoint #7 after 24 hours of failed deliveries"
+        );
+        let entry = Entry {
+            action: "event_delivery.resend",
+            subject_type: "event_endpoint",
+            subject_id: Some("7"),
+            before: Some(r#"{"delivery":31,"state":"failed"}"#),
+            after: Some(r#"{"delivery":31,"state":"pending"}"#),
+            ..Entry::default()
+        };
+        assert_eq!(Sentence::new(entry, false).tail, " (delivery 31)");
     }
 
     #[test]

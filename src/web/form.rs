@@ -25,8 +25,10 @@ use crate::services::FieldErrors;
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 /// The most fields a form may carry.
 pub const MAX_FORM_FIELDS: usize = 64;
-/// The longest single value accepted, in bytes.
-pub const MAX_FIELD_BYTES: usize = 2 * 1024;
+/// The longest single value accepted, in bytes: a little above the longest
+/// value a form takes (an event endpoint's URL, 2,048 characters), so that
+/// the form's own rule answers beside its field.
+pub const MAX_FIELD_BYTES: usize = 2 * 1024 + 512;
 
 #[derive(Debug, Clone, Default)]
 pub struct FormPost {

@@ -13,6 +13,7 @@ pub enum Nav {
     Audit,
     Password,
     ApiKeys,
+    Events,
     None,
 }
 

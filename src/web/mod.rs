@@ -8,6 +8,7 @@ pub mod audit_words;
 pub mod auth;
 pub mod csv;
 pub mod error_pages;
+pub mod events;
 pub mod form;
 pub mod health;
 pub mod htmx;

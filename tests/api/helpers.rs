@@ -166,8 +166,8 @@ impl TestApp {
         response.headers()["location"].to_str().unwrap().to_owned()
     }
 
-    /// Everything a pool request could change, as text: compared before and
-    /// after a rejected request to show nothing changed (R11).
+    /// Everything a pool or event endpoint request could change, as text:
+    /// compared before and after a rejected request to show nothing changed (R11).
     pub async fn snapshot(&self) -> String {
         self.with_db(|c| {
             let pools: Vec<(i64, i64, i64, String, bool, i64)> = pools::table
@@ -189,7 +189,22 @@ impl TestApp {
                 .select((audit_entries::id, audit_entries::action))
                 .load(c)
                 .unwrap();
-            format!("{pools:?}\n{members:?}\n{numbers:?}\n{audit:?}")
+            // What an event endpoint's routes could change; not what the
+            // delivery worker writes meanwhile.
+            let endpoints: Vec<(i64, i64, String, bool, String, Vec<u8>)> = event_endpoints::table
+                .order(event_endpoints::id)
+                .select((
+                    event_endpoints::id,
+                    event_endpoints::enterprise_id,
+                    event_endpoints::url,
+                    event_endpoints::enabled,
+                    event_endpoints::event_types,
+                    event_endpoints::secret_ciphertext,
+                ))
+                .load(c)
+                .unwrap();
+            let deliveries: i64 = event_deliveries::table.count().get_result(c).unwrap();
+            format!("{pools:?}\n{members:?}\n{numbers:?}\n{audit:?}\n{endpoints:?}\n{deliveries}")
         })
         .await
     }

@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod concurrency;
 mod events;
+mod events_portal;
 mod failures;
 mod headers;
 mod helpers;

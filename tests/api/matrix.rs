@@ -1,6 +1,7 @@
 //! The tenant-isolation matrix: every route of the portal ×
 //! {signed out, agent, admin of the owning enterprise, admin of another
-//! enterprise, admin of the owning aggregator, admin of another aggregator}
+//! enterprise, admin of the owning aggregator, admin of another aggregator,
+//! super admin of the owning enterprise, super admin of another enterprise}
 //! → the expected answer; a refused request changes nothing and shows no
 //! foreign data. The routes come from the handlers' own attributes in the
 //! source, so a new route without a row here fails the build of this test.
@@ -24,7 +25,7 @@ enum Access {
     ChannelAdminOwned,
     /// Super admins only.
     SuperAdmin,
-    /// Super admins of the tenant that owns the user or key id.
+    /// Super admins of the tenant that owns the user, key, event endpoint or delivery id.
     SuperAdminOwned,
     /// Admins and super admins of an aggregator; an enterprise's have no such page.
     AggregatorAdmin,
@@ -41,6 +42,7 @@ enum Actor {
     OwnerAggregatorAdmin,
     OtherAggregatorAdmin,
     OwnerSuperAdmin,
+    OtherSuperAdmin,
 }
 
 impl Actor {
@@ -53,6 +55,7 @@ impl Actor {
             Self::OwnerAggregatorAdmin => Some("admin@northwind.example"),
             Self::OtherAggregatorAdmin => Some("admin@southwind.example"),
             Self::OwnerSuperAdmin => Some("super@acme.example"),
+            Self::OtherSuperAdmin => Some("super@umbrella.example"),
         }
     }
 }
@@ -79,8 +82,10 @@ fn expected(access: Access, actor: Actor) -> Expect {
         (Access::AggregatorAdmin, _) => Expect::NotFound,
         (Access::ChannelAdmin, _) => Expect::Allowed,
         (Access::ChannelAdminOwned, OwnerAdmin | OwnerAggregatorAdmin | OwnerSuperAdmin) => Expect::Allowed,
-        (Access::ChannelAdminOwned, OtherEnterpriseAdmin | OtherAggregatorAdmin) => Expect::NotFound,
+        (Access::ChannelAdminOwned, OtherEnterpriseAdmin | OtherAggregatorAdmin | OtherSuperAdmin) => Expect::NotFound,
         (Access::SuperAdmin | Access::SuperAdminOwned, OwnerSuperAdmin) => Expect::Allowed,
+        (Access::SuperAdmin, OtherSuperAdmin) => Expect::Allowed,
+        (Access::SuperAdminOwned, OtherSuperAdmin) => Expect::NotFound,
         (Access::SuperAdmin | Access::SuperAdminOwned, _) => Expect::Forbidden,
     }
 }
@@ -92,6 +97,8 @@ struct Ids {
     waba: i64,
     user: i64,
     api_key: i64,
+    event_endpoint: i64,
+    event_delivery: i64,
 }
 
 struct Row {
@@ -154,6 +161,15 @@ const ROUTES: &[Row] = &[
     row("GET", "/channels/whatsapp/api-keys/{id}/revoke", Access::SuperAdminOwned),
     row("POST", "/channels/whatsapp/api-keys/{id}/revoke", Access::SuperAdminOwned),
     row("POST", "/channels/whatsapp/api-keys/stored", Access::SignedIn),
+    row("GET", "/settings/events", Access::SuperAdmin),
+    Row { method: "POST", pattern: "/settings/events", access: Access::SuperAdmin, body: &[("url", ""), ("event_types", "message.status")] },
+    row("POST", "/settings/events/secret-stored", Access::SignedIn),
+    row("GET", "/settings/events/{id}", Access::SuperAdminOwned),
+    row("POST", "/settings/events/{id}/test", Access::SuperAdminOwned),
+    row("POST", "/settings/events/{id}/disable", Access::SuperAdminOwned),
+    row("POST", "/settings/events/{id}/enable", Access::SuperAdminOwned),
+    row("POST", "/settings/events/{id}/rotate-secret", Access::SuperAdminOwned),
+    row("POST", "/settings/events/deliveries/{id}/resend", Access::SuperAdminOwned),
     row("POST", "/api/v1/pools/{id}/messages", Access::ApiKey),
     row("GET", "/api/v1/openapi.json", Access::Public),
     row("GET", "/channels/whatsapp/api-reference", Access::SignedIn),
@@ -213,6 +229,10 @@ fn concrete(row: &Row, ids: &Ids) -> String {
         ids.number
     } else if row.pattern.starts_with("/channels/whatsapp/wabas") {
         ids.waba
+    } else if row.pattern.starts_with("/settings/events/deliveries") {
+        ids.event_delivery
+    } else if row.pattern.starts_with("/settings/events") {
+        ids.event_endpoint
     } else {
         ids.user
     };
@@ -220,10 +240,38 @@ fn concrete(row: &Row, ids: &Ids) -> String {
 }
 
 /// Text only Acme Retail's users may see.
-const ACME_PRIVATE: &[&str] = &["Acme Support", "+1 555-010-0101", "agent@acme.example"];
+const ACME_PRIVATE: &[&str] = &["Acme Support", "+1 555-010-0101", "agent@acme.example", "127.0.0.1:9/matrix"];
+
+/// An event endpoint of Acme Retail with one delivery (a test event): their ids.
+async fn acme_event_endpoint(app: &TestApp) -> (i64, i64) {
+    use wabapool::domain::{EnterpriseId, Role, Scope, UserId};
+    use wabapool::services::events::endpoints;
+    let keys = app.keys.clone();
+    app.with_db(move |c| {
+        let user = wabapool::store::users::find_by_email(c, "super@acme.example").unwrap().unwrap();
+        let actor = wabapool::services::Actor {
+            user_id: UserId(user.id),
+            email: user.email,
+            role: Role::SuperAdmin,
+            scope: Scope::Enterprise(EnterpriseId(user.enterprise_id.unwrap())),
+            client_ip: None,
+        };
+        let input = endpoints::NewEndpointInput {
+            url: "http://127.0.0.1:9/matrix".into(),
+            event_types: vec!["message.status".into()],
+            ..endpoints::NewEndpointInput::default()
+        };
+        let (endpoint, _) = endpoints::create(c, &actor, &keys, &input, true).unwrap();
+        endpoints::send_test(c, &actor, endpoint).unwrap();
+        let delivery = endpoints::detail(c, &actor, endpoint, &endpoints::DeliveryFilter::default()).unwrap().deliveries[0].row.id;
+        (endpoint, delivery)
+    })
+    .await
+}
 
 async fn run_matrix_for(actor: Actor) {
     let app = spawn_app().await;
+    let (event_endpoint, event_delivery) = acme_event_endpoint(&app).await;
     let ids = Ids {
         pool: app.pool_id("Acme Support").await,
         number: app.number_id("+1 555-010-0101").await,
@@ -235,6 +283,8 @@ async fn run_matrix_for(actor: Actor) {
                 wabapool::store::api_keys::insert(c, acme.id, "Matrix", "matrixhash", "wbp_matr", 1).unwrap()
             })
             .await,
+        event_endpoint,
+        event_delivery,
     };
     let client: TestApp = match actor.email() {
         Some(email) => app.new_client_logged_in(email).await,
@@ -308,4 +358,9 @@ async fn another_aggregators_admin_gets_404_for_every_owned_id() {
 #[tokio::test]
 async fn the_owning_super_admin_reaches_user_management_and_the_audit_log() {
     run_matrix_for(Actor::OwnerSuperAdmin).await;
+}
+
+#[tokio::test]
+async fn another_enterprises_super_admin_gets_404_for_every_owned_id() {
+    run_matrix_for(Actor::OtherSuperAdmin).await;
 }

@@ -152,3 +152,33 @@ async fn the_403_page_and_the_empty_states_have_no_serious_or_critical_accessibi
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_events_pages_have_no_serious_or_critical_accessibility_violations() {
+    const TEST: &str = "the_events_pages_have_no_serious_or_critical_accessibility_violations";
+    browser_test(TEST, |b| async move {
+        b.login("super@acme.example").await;
+        b.goto("/settings/events").await;
+        check(&b, TEST, "events_empty").await;
+
+        b.find("#url").await.send_keys("ftp://x").await.unwrap();
+        b.click("form[action='/settings/events'] button[type=submit]").await;
+        b.find("#url-error").await;
+        check(&b, TEST, "events_add_with_errors").await;
+
+        b.find("#url").await.clear().await.unwrap();
+        b.find("#url").await.send_keys("http://127.0.0.1:9/orders").await.unwrap();
+        b.click("input[name=event_types][value='message.status']").await;
+        b.click("form[action='/settings/events'] button[type=submit]").await;
+        b.find("#new-secret").await;
+        check(&b, TEST, "endpoint_with_its_secret").await;
+
+        b.click("form[action$='/test'] button[type=submit]").await;
+        b.find(".attempt").await;
+        check(&b, TEST, "endpoint_with_a_delivery").await;
+
+        b.goto("/settings/events").await;
+        check(&b, TEST, "events_listing").await;
+    })
+    .await;
+}

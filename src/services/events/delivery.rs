@@ -249,6 +249,9 @@ fn root_cause(error: &dyn std::error::Error) -> String {
     cause.to_string().chars().take(200).collect()
 }
 
+/// The reason an endpoint disabled by wabapool shows, which its pages flag.
+pub const AUTO_DISABLE_REASON: &str = "Disabled by wabapool: every delivery failed for 24 hours.";
+
 /// Disables an endpoint that has failed without a success for 24 hours, audited.
 fn disable_failing(
     conn: &mut crate::db::DbConnection,
@@ -256,7 +259,7 @@ fn disable_failing(
     enterprise_id: i64,
     since: Option<chrono::NaiveDateTime>,
 ) -> Result<(), ServiceError> {
-    let reason = "Disabled by wabapool: every delivery failed for 24 hours.";
+    let reason = AUTO_DISABLE_REASON;
     if store::set_enabled(conn, endpoint_id, false, Some(reason))? {
         tracing::warn!(endpoint = endpoint_id, "event endpoint disabled after failing for 24 hours");
         audit::record(
