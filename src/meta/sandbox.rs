@@ -730,7 +730,8 @@ pub async fn ask_for_reply(sandbox_url: &str, request: &ReplyRequest) -> Result<
         .timeout(Duration::from_secs(15))
         .build()
         .map_err(|e| SandboxCallError::Unreachable { url: url.clone(), cause: e.to_string() })?;
-    let response = client.post(&url).json(request).send().await.map_err(|e| SandboxCallError::Unreachable { url: url.clone(), cause: e.to_string() })?;
+    let response =
+        client.post(&url).json(request).send().await.map_err(|e| SandboxCallError::Unreachable { url: url.clone(), cause: e.to_string() })?;
     if !response.status().is_success() {
         let answer: serde_json::Value = response.json().await.unwrap_or_default();
         return Err(SandboxCallError::Refused(answer["error"].as_str().unwrap_or("no reason given").to_owned()));
