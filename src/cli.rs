@@ -337,6 +337,9 @@ async fn serve(args: ServeArgs, demo_mode: bool, demo_data: Option<(SecretString
     }
     let app = Application::build(settings).await?;
     println!("wabapool listening on http://{}", app.address());
+    if demo_mode {
+        println!("each demo enterprise's events arrive at http://{}/settings/events/demo-receiver", app.address());
+    }
     app.run_until_stopped().await?;
     Ok(())
 }

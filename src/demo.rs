@@ -15,6 +15,10 @@ use crate::store::{numbers, orgs, pools, wabas};
 
 pub const DEFAULT_PASSWORD: &str = "wabapool-demo";
 
+/// The demo's enterprises: three of Northwind Partners, one of Southwind
+/// Connect and one on its own, in that order.
+pub const ENTERPRISES: [&str; 5] = ["Acme Retail", "Globex Health", "Initech Bank", "Hooli Travel", "Umbrella Foods"];
+
 /// One demo number: display form, verified name, portal status, quality.
 struct DemoNumber(&'static str, &'static str, NumberStatus, &'static str);
 
@@ -156,13 +160,7 @@ pub fn load(conn: &mut DbConnection, password: &SecretString, keys: &SecretKeys)
     write_transaction(conn, |conn| {
         let northwind = orgs::insert_aggregator(conn, "Northwind Partners")?;
         let southwind = orgs::insert_aggregator(conn, "Southwind Connect")?;
-        for (name, aggregator) in [
-            ("Acme Retail", Some(northwind)),
-            ("Globex Health", Some(northwind)),
-            ("Initech Bank", Some(northwind)),
-            ("Hooli Travel", Some(southwind)),
-            ("Umbrella Foods", None),
-        ] {
+        for (name, aggregator) in ENTERPRISES.into_iter().zip([Some(northwind), Some(northwind), Some(northwind), Some(southwind), None]) {
             orgs::insert_enterprise(conn, name, aggregator)?;
         }
         for waba in WABAS {

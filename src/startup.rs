@@ -81,7 +81,12 @@ impl Application {
             allow_private_event_urls: settings.allow_private_event_urls,
         };
         let deliveries = (Deliverer::new(settings.secret_keys.clone(), settings.allow_private_event_urls, settings.event_timeout)?, state.clone());
-        let server = run(listener, state, &settings)?;
+        let demo_receiver = if settings.demo {
+            Some(portal::demo_receiver::open(&state, local, &crate::demo::ENTERPRISES, settings.meta_graph_url.clone()).await)
+        } else {
+            None
+        };
+        let server = run(listener, state, &settings, demo_receiver)?;
         Ok(Self { host, port, server, db, sync, deliveries })
     }
 
@@ -139,7 +144,12 @@ const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
 /// connection is dropped.
 const DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
-fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::Result<Server> {
+fn run(
+    listener: TcpListener,
+    state: AppState,
+    settings: &Settings,
+    demo_receiver: Option<web::Data<crate::services::demo_receiver::DemoReceiver>>,
+) -> std::io::Result<Server> {
     let metrics = web::Data::from(state.metrics.clone());
     let state = web::Data::new(state);
     let reference = web::Data::new(api_reference());
@@ -171,6 +181,11 @@ fn run(listener: TcpListener, state: AppState, settings: &Settings) -> std::io::
             .wrap(default_headers(settings.secure_cookies))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(from_fn(observe))
+            .configure(|cfg| {
+                if let Some(receiver) = &demo_receiver {
+                    portal::demo_receiver::configure(cfg, receiver.clone());
+                }
+            })
             .configure(routes)
             .default_service(web::to(not_found))
     });

@@ -2,6 +2,11 @@
 //! and numbers from a fixture, pages like Meta, and can be told to fail a
 //! token, a number or a recipient with a given Meta error code, or to be
 //! slow. Tests, the demo and load tests reach it over a real socket.
+//!
+//! On command it also plays Meta's side of a conversation: a customer's
+//! reply to a number (`POST /_sandbox/replies`) and the delivery statuses
+//! of a message it accepted (`POST /_sandbox/statuses`), each built as
+//! Meta's `messages` webhook and posted signed with the app secret.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -175,6 +180,8 @@ impl Sandbox {
                 .route("/_sandbox/numbers/{id}", web::post().to(update_number))
                 .route("/_sandbox/wabas", web::post().to(add_waba))
                 .route("/_sandbox/webhooks", web::post().to(post_webhook))
+                .route("/_sandbox/replies", web::post().to(post_reply))
+                .route("/_sandbox/statuses", web::post().to(post_status))
                 .route("/_sandbox/wabas/{id}/numbers", web::post().to(add_numbers))
                 .route("/_sandbox/sent", web::get().to(sent))
                 .route("/{version}/{phone_number_id}/messages", web::post().to(send_message))
@@ -425,14 +432,311 @@ struct WebhookDelivery {
 /// and answers the receiver's status code.
 async fn post_webhook(delivery: web::Json<WebhookDelivery>) -> HttpResponse {
     let delivery = delivery.into_inner();
-    let body = delivery.payload.to_string();
-    let signature = super::signature::sign(delivery.app_secret.as_bytes(), body.as_bytes());
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build();
-    let Ok(client) = client else { return HttpResponse::InternalServerError().finish() };
-    match client.post(&delivery.url).header("Content-Type", "application/json").header("X-Hub-Signature-256", signature).body(body).send().await {
-        Ok(response) => HttpResponse::Ok().json(json!({ "status": response.status().as_u16() })),
-        Err(error) => HttpResponse::BadGateway().json(json!({ "error": error.to_string() })),
+    match deliver_signed(&delivery.url, &delivery.app_secret, &delivery.payload).await {
+        Ok(status) => HttpResponse::Ok().json(json!({ "status": status })),
+        Err(refused) => refused,
     }
+}
+
+/// Signs `payload` as Meta does and posts it to `url`: the receiver's
+/// status code, or the answer to give when it could not be reached.
+async fn deliver_signed(url: &str, app_secret: &str, payload: &serde_json::Value) -> Result<u16, HttpResponse> {
+    let body = payload.to_string();
+    let signature = super::signature::sign(app_secret.as_bytes(), body.as_bytes());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build();
+    let Ok(client) = client else { return Err(HttpResponse::InternalServerError().finish()) };
+    match client.post(url).header("Content-Type", "application/json").header("X-Hub-Signature-256", signature).body(body).send().await {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(error) => Err(HttpResponse::BadGateway().json(json!({ "error": error.to_string() }))),
+    }
+}
+
+/// A customer's text reply for the sandbox to deliver as Meta would.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplyRequest {
+    /// Where to post it, e.g. `http://127.0.0.1:8080/webhooks/whatsapp`.
+    pub url: String,
+    pub app_secret: String,
+    /// The business number the customer writes to.
+    pub phone_number_id: String,
+    /// The customer's WhatsApp number (digits; `+`, spaces and dashes are dropped).
+    pub from: String,
+    pub text: String,
+    /// The customer's profile name; a plain one when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A delivery status for the sandbox to report for a message it accepted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusRequest {
+    pub url: String,
+    pub app_secret: String,
+    /// The message; the latest one accepted when absent.
+    #[serde(default)]
+    pub wamid: Option<String>,
+    /// `sent`, `delivered`, `read` or `failed`.
+    pub status: String,
+    /// Meta's error code of a failure (131000, "Something went wrong", when absent).
+    #[serde(default)]
+    pub error_code: Option<i64>,
+}
+
+/// The statuses Meta reports for a message it accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "sent" => Some(Self::Sent),
+            "delivered" => Some(Self::Delivered),
+            "read" => Some(Self::Read),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// The business number a webhook is about, as Meta names it.
+#[derive(Debug, Clone, Copy)]
+pub struct BusinessNumber<'a> {
+    pub waba_id: &'a str,
+    pub phone_number_id: &'a str,
+    /// The display number as written in the fixture; sent as its digits.
+    pub display_phone_number: &'a str,
+}
+
+impl BusinessNumber<'_> {
+    fn metadata(&self) -> serde_json::Value {
+        json!({ "display_phone_number": digits_of(self.display_phone_number), "phone_number_id": self.phone_number_id })
+    }
+}
+
+/// A customer's text message to a business number.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerText<'a> {
+    /// The customer's number, digits only.
+    pub from: &'a str,
+    pub name: &'a str,
+    pub text: &'a str,
+    pub wamid: &'a str,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// A status of a message the business sent.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusChange<'a> {
+    pub wamid: &'a str,
+    /// The customer the message went to, digits only.
+    pub recipient: &'a str,
+    pub status: DeliveryStatus,
+    /// The failure's code, for `failed` only.
+    pub error_code: Option<i64>,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// Meta's envelope of one `messages` change of one WABA.
+fn messages_envelope(number: &BusinessNumber<'_>, at: i64, value: serde_json::Value) -> serde_json::Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": number.waba_id, "time": at, "changes": [{ "field": "messages", "value": value }] }]
+    })
+}
+
+/// The `messages` webhook Meta posts when a customer writes a text.
+pub fn reply_envelope(number: &BusinessNumber<'_>, reply: &CustomerText<'_>) -> serde_json::Value {
+    messages_envelope(
+        number,
+        reply.at,
+        json!({
+            "messaging_product": "whatsapp",
+            "metadata": number.metadata(),
+            "contacts": [{ "profile": { "name": reply.name }, "wa_id": reply.from }],
+            "messages": [{
+                "from": reply.from,
+                "id": reply.wamid,
+                "timestamp": reply.at.to_string(),
+                "type": "text",
+                "text": { "body": reply.text }
+            }]
+        }),
+    )
+}
+
+/// The `messages` webhook Meta posts when a sent message changes status.
+pub fn status_envelope(number: &BusinessNumber<'_>, change: &StatusChange<'_>) -> serde_json::Value {
+    let mut status = json!({
+        "id": change.wamid,
+        "status": change.status.as_str(),
+        "timestamp": change.at.to_string(),
+        "recipient_id": change.recipient,
+    });
+    if change.status == DeliveryStatus::Failed {
+        let code = change.error_code.unwrap_or(131_000);
+        status["errors"] = json!([{ "code": code, "title": error_title(code), "message": error_title(code) }]);
+    }
+    messages_envelope(number, change.at, json!({ "messaging_product": "whatsapp", "metadata": number.metadata(), "statuses": [status] }))
+}
+
+/// Meta's title of a delivery failure's code (META.md), for the codes
+/// tests and demos use; a general one otherwise.
+fn error_title(code: i64) -> &'static str {
+    match code {
+        130_429 => "Rate limit hit",
+        130_472 => "User's number is part of an experiment",
+        131_026 => "Message undeliverable",
+        131_047 => "Re-engagement message",
+        131_048 => "Spam rate limit hit",
+        131_049 => "Meta chose not to deliver",
+        131_050 => "User stopped marketing messages",
+        131_056 => "Pair rate limit hit",
+        131_057 => "Account in maintenance mode",
+        _ => "Something went wrong",
+    }
+}
+
+fn digits_of(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A customer's number as Meta writes a wa_id: 1 to 15 digits, once `+`,
+/// spaces, dashes and brackets are dropped; None for anything else.
+pub fn customer_digits(text: &str) -> Option<String> {
+    if !text.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')')) {
+        return None;
+    }
+    let digits = digits_of(text);
+    (1..=15).contains(&digits.len()).then_some(digits)
+}
+
+/// The longest reply text accepted, in characters (Meta's text limit).
+const MAX_REPLY_CHARS: usize = 4_096;
+
+fn sandbox_refusal(status: actix_web::http::StatusCode, message: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "error": message.into() }))
+}
+
+/// `POST /_sandbox/replies`: a customer writes to a number of the fixture;
+/// answers the receiver's status and the inbound message's wamid.
+async fn post_reply(state: web::Data<Shared>, request: web::Json<ReplyRequest>) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    let request = request.into_inner();
+    let Some(from) = customer_digits(&request.from) else {
+        return sandbox_refusal(StatusCode::UNPROCESSABLE_ENTITY, "from must be the customer's number: 1 to 15 digits");
+    };
+    let text_chars = request.text.chars().count();
+    if request.text.trim().is_empty() || text_chars > MAX_REPLY_CHARS {
+        return sandbox_refusal(StatusCode::UNPROCESSABLE_ENTITY, "text must hold 1 to 4,096 characters");
+    }
+    let name = request.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or("WhatsApp customer").to_owned();
+    let (envelope, wamid) = {
+        let Ok(mut s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
+        let Some((waba_id, display)) = s
+            .waba_of_number(&request.phone_number_id)
+            .and_then(|w| w.phone_numbers.iter().find(|n| n.id == request.phone_number_id).map(|n| (w.id.clone(), n.display_phone_number.clone())))
+        else {
+            return sandbox_refusal(StatusCode::NOT_FOUND, format!("the sandbox has no number {}", request.phone_number_id));
+        };
+        s.wamids += 1;
+        let wamid = format!("wamid.SANDBOXIN{:08x}{:012}{}", s.run, s.wamids, from);
+        let number = BusinessNumber { waba_id: &waba_id, phone_number_id: &request.phone_number_id, display_phone_number: &display };
+        let reply = CustomerText { from: &from, name: &name, text: &request.text, wamid: &wamid, at: chrono::Utc::now().timestamp() };
+        (reply_envelope(&number, &reply), wamid)
+    };
+    match deliver_signed(&request.url, &request.app_secret, &envelope).await {
+        Ok(status) => HttpResponse::Ok().json(json!({ "status": status, "wamid": wamid })),
+        Err(refused) => refused,
+    }
+}
+
+/// `POST /_sandbox/statuses`: a message the sandbox accepted was sent,
+/// delivered, read or failed; answers the receiver's status.
+async fn post_status(state: web::Data<Shared>, request: web::Json<StatusRequest>) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    let request = request.into_inner();
+    let Some(status) = DeliveryStatus::parse(&request.status) else {
+        return sandbox_refusal(StatusCode::UNPROCESSABLE_ENTITY, "status must be sent, delivered, read or failed");
+    };
+    let (envelope, wamid) = {
+        let Ok(s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
+        let sent = match request.wamid.as_deref() {
+            Some(wamid) => s.sent.iter().rev().find(|m| m["wamid"] == wamid),
+            None => s.sent.back(),
+        };
+        let Some(sent) = sent else {
+            let which = request.wamid.as_deref().map_or_else(|| "no message yet".to_owned(), |w| format!("no message {w}"));
+            return sandbox_refusal(StatusCode::NOT_FOUND, format!("the sandbox accepted {which}"));
+        };
+        let wamid = sent["wamid"].as_str().unwrap_or_default();
+        let phone_number_id = sent["phone_number_id"].as_str().unwrap_or_default();
+        let recipient = digits_of(sent["message"]["to"].as_str().unwrap_or_default());
+        let Some((waba_id, display)) = s
+            .waba_of_number(phone_number_id)
+            .and_then(|w| w.phone_numbers.iter().find(|n| n.id == phone_number_id).map(|n| (w.id.clone(), n.display_phone_number.clone())))
+        else {
+            return sandbox_refusal(StatusCode::NOT_FOUND, format!("the sandbox has no number {phone_number_id}"));
+        };
+        let number = BusinessNumber { waba_id: &waba_id, phone_number_id, display_phone_number: &display };
+        let change = StatusChange { wamid, recipient: &recipient, status, error_code: request.error_code, at: chrono::Utc::now().timestamp() };
+        (status_envelope(&number, &change), wamid.to_owned())
+    };
+    match deliver_signed(&request.url, &request.app_secret, &envelope).await {
+        Ok(receiver) => HttpResponse::Ok().json(json!({ "status": receiver, "wamid": wamid })),
+        Err(refused) => refused,
+    }
+}
+
+/// Why asking a sandbox for a customer's reply did not work.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxCallError {
+    #[error("the sandbox at {url} could not be reached: {cause}")]
+    Unreachable { url: String, cause: String },
+    #[error("the sandbox refused: {0}")]
+    Refused(String),
+    #[error("the sandbox's answer could not be read")]
+    Unreadable,
+}
+
+/// What the sandbox did with a reply: the receiver's status and the
+/// inbound message's wamid.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReplyPosted {
+    pub status: u16,
+    pub wamid: String,
+}
+
+/// Asks the sandbox at `sandbox_url` to deliver a customer's reply (the
+/// demo's "Have a customer write in").
+pub async fn ask_for_reply(sandbox_url: &str, request: &ReplyRequest) -> Result<ReplyPosted, SandboxCallError> {
+    let url = format!("{}/_sandbox/replies", sandbox_url.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| SandboxCallError::Unreachable { url: url.clone(), cause: e.to_string() })?;
+    let response =
+        client.post(&url).json(request).send().await.map_err(|e| SandboxCallError::Unreachable { url: url.clone(), cause: e.to_string() })?;
+    if !response.status().is_success() {
+        let answer: serde_json::Value = response.json().await.unwrap_or_default();
+        return Err(SandboxCallError::Refused(answer["error"].as_str().unwrap_or("no reason given").to_owned()));
+    }
+    response.json().await.map_err(|_| SandboxCallError::Unreadable)
 }
 
 /// Adds (or replaces) a WABA.
@@ -472,6 +776,69 @@ mod tests {
             name: id.to_owned(),
             access_token: format!("token-{id}"),
             phone_numbers: numbers.iter().map(|n| number(n)).collect(),
+        }
+    }
+
+    const NUMBER: BusinessNumber<'static> =
+        BusinessNumber { waba_id: "102000000000101", phone_number_id: "1015550100101", display_phone_number: "+1 555-010-0101" };
+
+    #[test]
+    fn a_reply_is_metas_messages_webhook_that_the_portal_reads() {
+        let reply = CustomerText { from: "447700900123", name: "Ada", text: "Is my order on its way?", wamid: "wamid.IN1", at: 1_765_000_000 };
+        let envelope = reply_envelope(&NUMBER, &reply);
+
+        assert_eq!(envelope["object"], "whatsapp_business_account");
+        assert_eq!(envelope["entry"][0]["id"], "102000000000101");
+        assert_eq!(envelope["entry"][0]["time"], 1_765_000_000);
+        let change = &envelope["entry"][0]["changes"][0];
+        assert_eq!(change["field"], "messages");
+        assert_eq!(change["value"]["metadata"], json!({ "display_phone_number": "15550100101", "phone_number_id": "1015550100101" }));
+        assert_eq!(change["value"]["contacts"], json!([{ "profile": { "name": "Ada" }, "wa_id": "447700900123" }]));
+        let parsed = crate::meta::webhook::parse(envelope.to_string().as_bytes()).unwrap();
+        let value: crate::meta::webhook::MessagesValue = serde_json::from_value(parsed.entry[0].changes[0].value.clone()).unwrap();
+        let message = &value.messages[0];
+        assert_eq!((message.from.as_str(), message.id.as_str(), message.timestamp.as_str()), ("447700900123", "wamid.IN1", "1765000000"));
+        assert_eq!(message.kind.as_deref(), Some("text"));
+        assert_eq!(message.text.as_ref().map(|t| t.body.as_str()), Some("Is my order on its way?"));
+    }
+
+    #[test]
+    fn a_status_names_the_message_and_its_recipient_and_only_a_failure_carries_an_error() {
+        let change = |status, error_code| StatusChange { wamid: "wamid.OUT1", recipient: "447700900123", status, error_code, at: 1_765_000_001 };
+        let delivered = status_envelope(&NUMBER, &change(DeliveryStatus::Delivered, Some(131_026)));
+        let failed = status_envelope(&NUMBER, &change(DeliveryStatus::Failed, Some(131_026)));
+        let failed_plainly = status_envelope(&NUMBER, &change(DeliveryStatus::Failed, None));
+
+        let status = &delivered["entry"][0]["changes"][0]["value"]["statuses"][0];
+        assert_eq!(delivered["entry"][0]["changes"][0]["field"], "messages");
+        assert_eq!(delivered["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"], "1015550100101");
+        assert_eq!((status["id"].as_str(), status["status"].as_str()), (Some("wamid.OUT1"), Some("delivered")));
+        assert_eq!((status["recipient_id"].as_str(), status["timestamp"].as_str()), (Some("447700900123"), Some("1765000001")));
+        assert!(status.get("errors").is_none());
+        let errors = &failed["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"];
+        assert_eq!((errors[0]["code"].as_i64(), errors[0]["title"].as_str()), (Some(131_026), Some("Message undeliverable")));
+        assert_eq!(failed_plainly["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"][0]["code"], 131_000);
+        let parsed = crate::meta::webhook::parse(failed.to_string().as_bytes()).unwrap();
+        let value: crate::meta::webhook::MessagesValue = serde_json::from_value(parsed.entry[0].changes[0].value.clone()).unwrap();
+        assert_eq!((value.statuses[0].status.as_str(), value.statuses[0].errors[0].code), ("failed", 131_026));
+    }
+
+    #[test]
+    fn only_the_four_statuses_meta_reports_are_read() {
+        for status in [DeliveryStatus::Sent, DeliveryStatus::Delivered, DeliveryStatus::Read, DeliveryStatus::Failed] {
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
+        }
+        for other in ["", "queued", "DELIVERED", "deleted"] {
+            assert_eq!(DeliveryStatus::parse(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_customers_number_is_kept_as_its_digits() {
+        assert_eq!(customer_digits("+44 7700 900123").as_deref(), Some("447700900123"));
+        assert_eq!(customer_digits("1 (555) 010-0199").as_deref(), Some("15550100199"));
+        for bad in ["", "+", "ada", "4477009001234567", "44\n77"] {
+            assert_eq!(customer_digits(bad), None, "{bad:?}");
         }
     }
 

@@ -3,6 +3,7 @@
 //! `webhook-signature` = `v1,` + base64 of HMAC-SHA256 over
 //! `{id}.{timestamp}.{body}` keyed with the secret's decoded bytes. Several
 //! signatures, space-separated, while a rotated secret still verifies.
+//! [`verify`] is the receiving side, as the demo's receiver checks them.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -41,6 +42,17 @@ pub fn signature_header(secrets: &[&SecretString], id: &str, timestamp: i64, bod
     secrets.iter().filter_map(|secret| sign(secret, id, timestamp, body)).collect::<Vec<_>>().join(" ")
 }
 
+/// Whether `header` (a `webhook-signature`: `v1,` signatures separated by
+/// spaces) holds a signature of `body` sent as `id` at `timestamp` under one
+/// of `secrets`, compared in constant time. The caller judges the timestamp.
+pub fn verify(secrets: &[&SecretString], id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let expected: Vec<String> = secrets.iter().filter_map(|secret| sign(secret, id, timestamp, body)).collect();
+    header
+        .split_whitespace()
+        .any(|given| expected.iter().any(|wanted| wanted.len() == given.len() && bool::from(wanted.as_bytes().ct_eq(given.as_bytes()))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +83,20 @@ mod tests {
         assert_eq!(parts.len(), 2);
         assert_eq!(Some(parts[0].to_owned()), sign(&new, "evt_1", 5, b"{}"));
         assert_eq!(Some(parts[1].to_owned()), sign(&old, "evt_1", 5, b"{}"));
+    }
+
+    #[test]
+    fn a_signature_verifies_only_for_its_secret_id_timestamp_and_body() {
+        let (secret, other) = (new_secret(), new_secret());
+        let header = signature_header(&[&secret], "evt_7", 1_765_000_000, b"{\"type\":\"message.received\"}");
+
+        assert!(verify(&[&secret], "evt_7", 1_765_000_000, b"{\"type\":\"message.received\"}", &header));
+        assert!(verify(&[&other, &secret], "evt_7", 1_765_000_000, b"{\"type\":\"message.received\"}", &format!("v1,bm9wZQ== {header}")));
+        assert!(!verify(&[&other], "evt_7", 1_765_000_000, b"{\"type\":\"message.received\"}", &header));
+        assert!(!verify(&[&secret], "evt_8", 1_765_000_000, b"{\"type\":\"message.received\"}", &header));
+        assert!(!verify(&[&secret], "evt_7", 1_765_000_001, b"{\"type\":\"message.received\"}", &header));
+        assert!(!verify(&[&secret], "evt_7", 1_765_000_000, b"{\"type\":\"message.status\"}", &header));
+        assert!(!verify(&[&secret], "evt_7", 1_765_000_000, b"{}", ""));
+        assert!(!verify(&[&secret], "evt_7", 1_765_000_000, b"{\"type\":\"message.received\"}", &header.replacen("v1,", "v2,", 1)));
     }
 }

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod caches;
+pub mod demo_receiver;
 pub mod events;
 pub mod numbers;
 pub mod overview;

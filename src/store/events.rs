@@ -90,6 +90,14 @@ pub fn set_enabled(conn: &mut DbConnection, id: i64, enabled: bool, reason: Opti
     Ok(changed > 0)
 }
 
+/// Points an endpoint at another URL; true when that changed it.
+pub fn set_url(conn: &mut DbConnection, id: i64, url: &str) -> QueryResult<bool> {
+    let changed = diesel::update(event_endpoints::table.find(id).filter(event_endpoints::url.ne(url)))
+        .set((event_endpoints::url.eq(url), event_endpoints::updated_at.eq(super::now())))
+        .execute(conn)?;
+    Ok(changed > 0)
+}
+
 /// Replaces the secret; the one it replaces keeps signing until `previous_until`.
 pub fn rotate_secret(
     conn: &mut DbConnection,

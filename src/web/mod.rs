@@ -7,6 +7,7 @@ pub mod audit;
 pub mod audit_words;
 pub mod auth;
 pub mod csv;
+pub mod demo_receiver;
 pub mod error_pages;
 pub mod events;
 pub mod form;

@@ -40,7 +40,7 @@ fn plain(status: StatusCode, text: &'static str) -> HttpResponse {
 }
 
 /// The body as sent, refused with 413 past `limit` bytes (declared or sent).
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, HttpResponse> {
+pub(super) async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, HttpResponse> {
     let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "payload too large"));

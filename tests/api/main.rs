@@ -28,6 +28,7 @@ mod portal_polish;
 mod readiness;
 mod roles;
 mod routing;
+mod sandbox_events;
 mod schema;
 mod send_instances;
 mod session_changes;

@@ -54,6 +54,8 @@ impl Deliverer {
     pub fn new(keys: SecretKeys, allow_private: bool, timeout: Duration) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the host itself, past the resolver below.
+            .no_proxy()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(PER_ENDPOINT)
