@@ -44,6 +44,7 @@ pub const ACTIONS: &[&str] = &[
     "event_endpoint.enable",
     "event_endpoint.rotate_secret",
     "event_endpoint.test",
+    "event_endpoint.update",
     "event_endpoint.auto_disable",
     "event_delivery.resend",
 ];

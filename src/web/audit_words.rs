@@ -36,6 +36,7 @@ pub fn action_words(action: &str) -> (&'static str, &'static str) {
         "event_endpoint.enable" => ("Event endpoints enabled", "enabled event endpoint"),
         "event_endpoint.rotate_secret" => ("Signing secrets rotated", "rotated the signing secret of event endpoint"),
         "event_endpoint.test" => ("Test events sent", "sent a test event to event endpoint"),
+        "event_endpoint.update" => ("Event endpoints changed", "changed the URL of event endpoint"),
         "event_endpoint.auto_disable" => ("Event endpoints disabled by wabapool", "disabled event endpoint"),
         "event_delivery.resend" => ("Event deliveries resent", "resent a delivery to event endpoint"),
         _ => ("Other", "did something to"),

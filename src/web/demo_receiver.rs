@@ -149,7 +149,7 @@ pub async fn page(
     render(
         StatusCode::OK,
         &ReceiverPage {
-            chrome: Chrome::new(&user, Nav::None, state.demo),
+            chrome: Chrome::new(&user, Nav::Events, state.demo),
             found,
             receiver_url: receiver.receiver_url(enterprise_id),
             endpoint_id: receiver.endpoint_of(enterprise_id),

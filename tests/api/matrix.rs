@@ -174,6 +174,9 @@ const ROUTES: &[Row] = &[
     row("GET", "/api/v1/openapi.json", Access::Public),
     row("GET", "/channels/whatsapp/api-reference", Access::SignedIn),
     row("GET", "/api/v1/pools/{id}/route", Access::ApiKey),
+    // Served in demo mode only (tests/api/sandbox_events.rs checks its tenancy); 404 here.
+    row("GET", "/settings/events/demo-receiver", Access::Public),
+    row("POST", "/settings/events/demo-receiver/customer-message", Access::Public),
     row("GET", "/api/v1/events", Access::ApiKey),
     row("GET", "/api/v1/messages/{id}", Access::ApiKey),
     row("GET", "/settings/password", Access::SignedIn),
