@@ -1,5 +1,6 @@
-//! Background work: the periodic sync of every linked WABA with Meta, and
-//! forgetting webhook deliveries older than Meta's redelivery window.
+//! Background work: the periodic sync of every linked WABA with Meta,
+//! forgetting webhook deliveries older than Meta's redelivery window, and
+//! events older than 30 days.
 //! One sync costs two Graph calls per WABA (more for WABAs over 100
 //! numbers); the interval is at least five minutes, far inside Meta's
 //! budget of about 200 management calls an hour per WABA.
@@ -33,6 +34,10 @@ impl SyncLoop {
             match self.db.run(crate::services::webhooks::prune_deliveries).await {
                 Ok(count) => tracing::debug!(count, "remembered webhook deliveries pruned"),
                 Err(error) => tracing::warn!(error = %error, "pruning remembered webhook deliveries failed"),
+            }
+            match self.db.run(crate::services::events::prune).await {
+                Ok(count) => tracing::debug!(count, "events older than 30 days pruned"),
+                Err(error) => tracing::warn!(error = %error, "pruning old events failed"),
             }
         }
     }

@@ -549,3 +549,14 @@ pub fn membership(conn: &mut DbConnection, number_id: i64) -> QueryResult<Option
         .get_result(conn)
         .optional()
 }
+
+/// Forgets up to `limit` events older than `before`, with their deliveries
+/// and attempts; the number forgotten.
+pub fn prune(conn: &mut DbConnection, before: chrono::NaiveDateTime, limit: i64) -> QueryResult<usize> {
+    let old: Vec<i64> =
+        events::table.filter(events::created_at.lt(before)).order(events::created_at.asc()).limit(limit).select(events::id).load(conn)?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(events::table.filter(events::id.eq_any(&old))).execute(conn)
+}

@@ -765,3 +765,33 @@ async fn quality_drops_a_pool_going_down_and_a_restricted_waba_are_events() {
         (Some(ACME_WABA), Some("suspended"), Some("ACCOUNT_RESTRICTION"))
     );
 }
+
+#[tokio::test]
+async fn events_older_than_30_days_are_forgotten_with_their_deliveries() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    add_endpoint(&app, &receiver.url, &["message.received"]).await;
+    app.meta_posts(customer_writes("447700900561", "wamid.OLD561", "old")).await;
+    app.meta_posts(customer_writes("447700900562", "wamid.NEW562", "new")).await;
+    receiver.wait_for(2, Duration::from_secs(5)).await;
+    let long_ago = wabapool::store::now() - chrono::Duration::days(31);
+    app.with_db(move |c| {
+        let oldest: i64 = events::table.order(events::id.asc()).select(events::id).first(c).unwrap();
+        diesel::update(events::table.find(oldest)).set(events::created_at.eq(long_ago)).execute(c).unwrap();
+    })
+    .await;
+
+    let forgotten = app.with_db(|c| wabapool::services::events::prune(c).unwrap()).await;
+
+    assert_eq!(forgotten, 1);
+    let (left, deliveries, attempts): (i64, i64, i64) = app
+        .with_db(|c| {
+            (
+                events::table.count().get_result(c).unwrap(),
+                event_deliveries::table.count().get_result(c).unwrap(),
+                event_attempts::table.count().get_result(c).unwrap(),
+            )
+        })
+        .await;
+    assert_eq!((left, deliveries, attempts), (1, 1, 1), "the recent event, its delivery and its attempt stay");
+}

@@ -39,6 +39,8 @@ CREATE TABLE events (
 );
 CREATE INDEX events_enterprise_id_idx ON events (enterprise_id, id);
 CREATE INDEX events_message_id_idx ON events (message_id) WHERE message_id IS NOT NULL;
+-- Events are kept 30 days (DESIGN.md section 14's pull API reads them).
+CREATE INDEX events_created_at_idx ON events (created_at);
 
 CREATE TABLE event_deliveries (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,

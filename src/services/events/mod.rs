@@ -39,6 +39,24 @@ fn wake_now() {
     WAKE.notify_one();
 }
 
+/// How long events, their deliveries and attempts are kept: the pull
+/// API's window, and the deliveries page's.
+pub const KEEP_EVENTS_FOR: chrono::Duration = chrono::Duration::days(30);
+
+/// Forgets events older than [`KEEP_EVENTS_FOR`], a thousand at a time so
+/// that no write holds the database long; run periodically.
+pub fn prune(conn: &mut DbConnection) -> Result<usize, super::ServiceError> {
+    let before = crate::store::now() - KEEP_EVENTS_FOR;
+    let mut forgotten = 0;
+    loop {
+        let batch = crate::db::write_transaction(conn, |conn| store::prune(conn, before, 1_000))?;
+        forgotten += batch;
+        if batch < 1_000 {
+            return Ok(forgotten);
+        }
+    }
+}
+
 /// One event to write.
 pub struct Event<'a> {
     pub enterprise_id: i64,
