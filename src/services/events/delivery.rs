@@ -38,6 +38,9 @@ const CLAIM_FOR: chrono::Duration = chrono::Duration::seconds(20);
 pub const ANSWER_BYTES: usize = 512;
 /// How often the worker looks for due deliveries when nothing woke it.
 const POLL: Duration = Duration::from_millis(500);
+/// How long a woken worker waits for more to claim in the same pass: a
+/// pass per event would cost a read and a write each.
+const GATHER: Duration = Duration::from_millis(3);
 /// Endpoints served per pass.
 const ENDPOINTS_PER_PASS: i64 = 200;
 
@@ -66,16 +69,16 @@ impl Deliverer {
     }
 
     /// Delivers forever: each pass claims what is due on each endpoint with
-    /// room, and sleeps until woken or [`POLL`] when nothing was found.
+    /// room, then the worker sleeps until woken (a new delivery, a slot
+    /// freed, a delivery settled) or for [`POLL`].
     pub async fn run<D: DatabaseRunner + Clone + Send + 'static>(self, db: D) {
         loop {
-            match self.pass(&db).await {
-                Ok(0) => {}
-                Ok(_) => continue,
-                Err(error) => tracing::warn!(error = %error, "claiming event deliveries failed"),
+            if let Err(error) = self.pass(&db).await {
+                tracing::warn!(error = %error, "claiming event deliveries failed");
             }
             tokio::select! {
-                () = super::WAKE.notified() => {}
+                // What else is written or answered meanwhile joins the pass.
+                () = super::WAKE.notified() => tokio::time::sleep(GATHER).await,
                 () = tokio::time::sleep(POLL) => {}
             }
         }
