@@ -7,6 +7,12 @@
 //! reply to a number (`POST /_sandbox/replies`) and the delivery statuses
 //! of a message it accepted (`POST /_sandbox/statuses`), each built as
 //! Meta's `messages` webhook and posted signed with the app secret.
+//!
+//! It counts each number's sends per second (`GET /_sandbox/rates`) and,
+//! once told to (`POST /_sandbox/throughput`), refuses a number's sends
+//! beyond its Meta throughput with 130429, as Meta does.
+
+mod rates;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -18,7 +24,9 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use self::rates::SendRates;
 use super::types::{PhoneNumberInfo, Throughput};
+use crate::domain::ThroughputLevel;
 
 /// The WABAs the sandbox knows, with the token each accepts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -76,6 +84,10 @@ struct State {
     wamids: u64,
     /// Random for each sandbox, so wamids stay unique across restarts as Meta's are.
     run: u32,
+    /// Sends per number and second, accepted and refused.
+    rates: SendRates,
+    /// Refuse a number's sends beyond its throughput; off unless a test asks.
+    enforce_throughput: bool,
 }
 
 /// Where each WABA and number sits in the fixture: a send to one of 20,000
@@ -108,6 +120,17 @@ impl State {
 
     fn waba_of_number(&self, phone_number_id: &str) -> Option<&FixtureWaba> {
         self.index.numbers.get(phone_number_id).and_then(|&at| self.fixture.wabas.get(at))
+    }
+
+    /// Messages a second Meta accepts from a number: its fixture's
+    /// throughput level, STANDARD when absent.
+    fn messages_per_second(&self, phone_number_id: &str) -> i64 {
+        let level = self
+            .waba_of_number(phone_number_id)
+            .and_then(|w| w.phone_numbers.iter().find(|n| n.id == phone_number_id))
+            .and_then(|n| n.throughput.as_ref()?.level.clone())
+            .map(ThroughputLevel::from);
+        ThroughputLevel::messages_per_second_of(level.as_ref())
     }
 
     fn number_mut(&mut self, phone_number_id: &str) -> Option<&mut PhoneNumberInfo> {
@@ -184,6 +207,8 @@ impl Sandbox {
                 .route("/_sandbox/statuses", web::post().to(post_status))
                 .route("/_sandbox/wabas/{id}/numbers", web::post().to(add_numbers))
                 .route("/_sandbox/sent", web::get().to(sent))
+                .route("/_sandbox/throughput", web::post().to(set_throughput))
+                .route("/_sandbox/rates", web::get().to(rates))
                 .route("/{version}/{phone_number_id}/messages", web::post().to(send_message))
                 .route("/{version}/{waba_id}/phone_numbers", web::get().to(phone_numbers))
                 .route("/{version}/{id}", web::get().to(object))
@@ -400,6 +425,10 @@ async fn send_message(req: HttpRequest, state: web::Data<Shared>, path: web::Pat
         return meta_error(400, 100, "(#100) Invalid parameter");
     }
     let Ok(mut s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
+    let limit = s.enforce_throughput.then(|| u32::try_from(s.messages_per_second(&number_id)).unwrap_or(u32::MAX));
+    if !s.rates.take(&number_id, chrono::Utc::now().timestamp(), limit) {
+        return throughput_reached();
+    }
     s.wamids += 1;
     let wamid = format!("wamid.SANDBOX{:08x}{:012}{}", s.run, s.wamids, number_id);
     if s.sent.len() == SENT_KEPT {
@@ -411,6 +440,67 @@ async fn send_message(req: HttpRequest, state: web::Data<Shared>, path: web::Pat
         "contacts": [{ "input": to, "wa_id": to }],
         "messages": [{ "id": wamid }]
     }))
+}
+
+/// Meta's answer to a send beyond the number's throughput in this second.
+fn throughput_reached() -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({
+        "error": {
+            "message": "(#130429) Rate limit hit",
+            "type": "OAuthException",
+            "code": 130_429,
+            "error_data": { "messaging_product": "whatsapp", "details": "Cloud API message throughput has been reached." },
+            "fbtrace_id": "SandboxTrace"
+        }
+    }))
+}
+
+/// `POST /_sandbox/throughput {"enforce": true|false}`: whether sends
+/// beyond a number's throughput are refused; answers the setting.
+async fn set_throughput(state: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Command {
+        enforce: bool,
+    }
+    let Ok(command) = serde_json::from_slice::<Command>(&body) else {
+        return sandbox_refusal(actix_web::http::StatusCode::BAD_REQUEST, r#"send {"enforce": true} or {"enforce": false}"#);
+    };
+    let Ok(mut s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
+    s.enforce_throughput = command.enforce;
+    HttpResponse::Ok().json(json!({ "enforce": s.enforce_throughput }))
+}
+
+/// `GET /_sandbox/rates`: for each number that sent, its throughput, the
+/// most it had accepted in one second, and its last seconds' counts, oldest first.
+async fn rates(state: web::Data<Shared>) -> HttpResponse {
+    let Ok(s) = state.lock() else { return HttpResponse::InternalServerError().finish() };
+    let counted = s.rates.numbers();
+    // One pass over the fixture, not a search of it for each counted number;
+    // a number listed twice is the one its sends reach, as in the index.
+    let levels: HashMap<&str, Option<ThroughputLevel>> = s
+        .fixture
+        .wabas
+        .iter()
+        .enumerate()
+        .flat_map(|(at, w)| w.phone_numbers.iter().map(move |n| (at, n)))
+        .filter(|(at, n)| counted.contains_key(&n.id) && s.index.numbers.get(&n.id) == Some(at))
+        .map(|(_, n)| n)
+        .map(|n| (n.id.as_str(), n.throughput.as_ref().and_then(|t| t.level.clone()).map(ThroughputLevel::from)))
+        .collect();
+    let numbers: serde_json::Map<String, serde_json::Value> = counted
+        .iter()
+        .map(|(id, rates)| {
+            let level = levels.get(id.as_str()).and_then(Option::as_ref);
+            let answer = json!({
+                "messages_per_second": ThroughputLevel::messages_per_second_of(level),
+                "max_accepted": rates.max_accepted,
+                "seconds": rates.seconds,
+            });
+            (id.clone(), answer)
+        })
+        .collect();
+    HttpResponse::Ok().json(numbers)
 }
 
 /// What the sandbox accepted, oldest first.
@@ -848,6 +938,19 @@ mod tests {
         assert_eq!(state.waba_of_number("12").map(|w| w.id.as_str()), Some("1"));
         assert_eq!(state.waba_of_number("21").map(|w| w.id.as_str()), Some("2"));
         assert!(state.waba_of_number("99").is_none());
+    }
+
+    #[test]
+    fn a_numbers_throughput_follows_its_level_and_is_standard_without_one() {
+        let mut fixture = Fixture { wabas: vec![waba("1", &["11", "12", "13", "14"])] };
+        for (at, level) in [(1, "HIGH"), (2, "COEXISTENCE"), (3, "STANDARD")] {
+            fixture.wabas[0].phone_numbers[at].throughput = Some(Throughput { level: Some(level.to_owned()) });
+        }
+        let state = State::new(fixture);
+
+        let rates: Vec<i64> = ["11", "12", "13", "14", "99"].iter().map(|n| state.messages_per_second(n)).collect();
+
+        assert_eq!(rates, [80, 1_000, 20, 80, 80]);
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod readiness;
 mod roles;
 mod routing;
 mod sandbox_events;
+mod sandbox_throughput;
 mod schema;
 mod send_instances;
 mod session_changes;
