@@ -117,6 +117,7 @@ diesel::table! {
         strict_routing -> Bool,
         rr_pointer -> Integer,
         health -> Text,
+        degraded_below -> Nullable<Integer>,
     }
 }
 

@@ -48,17 +48,27 @@ impl EventType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolHealth {
     Healthy,
-    /// Fewer members in rotation than half of them.
+    /// Fewer members in rotation than the pool's threshold: by default,
+    /// fewer than half of them.
     Degraded,
     /// None in rotation: the pool cannot send.
     Down,
 }
 
+/// The most a pool's degraded threshold may be: a pool's size (R7).
+pub const MAX_DEGRADED_BELOW: i32 = 10;
+
 impl PoolHealth {
-    pub fn of(members: usize, in_rotation: usize) -> Self {
+    /// The health of a pool of `members` with `in_rotation` of them in
+    /// rotation, degraded below `degraded_below` members (None: below half).
+    pub fn of(members: usize, in_rotation: usize, degraded_below: Option<usize>) -> Self {
+        let degraded = match degraded_below {
+            Some(threshold) => in_rotation < threshold,
+            None => in_rotation * 2 < members,
+        };
         if in_rotation == 0 {
             Self::Down
-        } else if in_rotation * 2 < members {
+        } else if degraded {
             Self::Degraded
         } else {
             Self::Healthy
@@ -196,12 +206,20 @@ mod tests {
 
     #[test]
     fn a_pool_is_degraded_below_half_and_down_with_none_in_rotation() {
-        assert_eq!(PoolHealth::of(4, 4), PoolHealth::Healthy);
-        assert_eq!(PoolHealth::of(4, 2), PoolHealth::Healthy);
-        assert_eq!(PoolHealth::of(5, 2), PoolHealth::Degraded);
-        assert_eq!(PoolHealth::of(4, 1), PoolHealth::Degraded);
-        assert_eq!(PoolHealth::of(4, 0), PoolHealth::Down);
-        assert_eq!(PoolHealth::of(0, 0), PoolHealth::Down);
+        assert_eq!(PoolHealth::of(4, 4, None), PoolHealth::Healthy);
+        assert_eq!(PoolHealth::of(4, 2, None), PoolHealth::Healthy);
+        assert_eq!(PoolHealth::of(5, 2, None), PoolHealth::Degraded);
+        assert_eq!(PoolHealth::of(4, 1, None), PoolHealth::Degraded);
+        assert_eq!(PoolHealth::of(4, 0, None), PoolHealth::Down);
+        assert_eq!(PoolHealth::of(0, 0, None), PoolHealth::Down);
+    }
+
+    #[test]
+    fn a_pools_own_threshold_replaces_half() {
+        assert_eq!(PoolHealth::of(4, 3, Some(4)), PoolHealth::Degraded);
+        assert_eq!(PoolHealth::of(4, 4, Some(4)), PoolHealth::Healthy);
+        assert_eq!(PoolHealth::of(4, 1, Some(1)), PoolHealth::Healthy);
+        assert_eq!(PoolHealth::of(4, 0, Some(1)), PoolHealth::Down);
     }
 
     #[test]

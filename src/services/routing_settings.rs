@@ -1,5 +1,6 @@
-//! A pool's routing settings page: strategy, strict tags, and each member's
-//! priority, weight, region and department tags.
+//! A pool's routing settings page: strategy, strict tags, the members in
+//! rotation below which the pool is degraded, and each member's priority,
+//! weight, region and department tags.
 
 use serde_json::json;
 use validator::Validate;
@@ -8,6 +9,7 @@ use super::access::{enterprise_in_scope, require_channel_admin};
 use super::{Actor, FieldErrors, ServiceError};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::EnterpriseId;
+use crate::domain::events::MAX_DEGRADED_BELOW;
 use crate::routing::Strategy;
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::routing::{self as store, MemberState, PoolRouting};
@@ -16,6 +18,8 @@ pub struct RoutingSettings {
     pub pool: PoolRouting,
     pub enterprise_name: String,
     pub members: Vec<MemberState>,
+    /// Fewer members in rotation than this make the pool degraded (None: fewer than half).
+    pub degraded_below: Option<i32>,
 }
 
 pub fn load(conn: &mut DbConnection, actor: &Actor, pool_id: i64) -> Result<RoutingSettings, ServiceError> {
@@ -23,7 +27,8 @@ pub fn load(conn: &mut DbConnection, actor: &Actor, pool_id: i64) -> Result<Rout
     let pool = store::pool(conn, pool_id)?.ok_or(ServiceError::NotFound)?;
     let enterprise = enterprise_in_scope(conn, actor, EnterpriseId(pool.enterprise_id))?;
     let members = store::members(conn, pool.id)?;
-    Ok(RoutingSettings { pool, enterprise_name: enterprise.name, members })
+    let degraded_below = crate::store::events::pool_health(conn, pool.id)?.and_then(|(_, _, threshold)| threshold);
+    Ok(RoutingSettings { pool, enterprise_name: enterprise.name, members, degraded_below })
 }
 
 /// One member's settings as typed.
@@ -87,6 +92,7 @@ pub fn update(
     pool_id: i64,
     strategy: &str,
     strict: bool,
+    degraded_below: &str,
     inputs: &[MemberInput],
 ) -> Result<(), ServiceError> {
     write_transaction(conn, |conn| {
@@ -96,6 +102,16 @@ pub fn update(
         if strategy.is_none() {
             errors.add("strategy", "Choose round robin, priority, weighted or least recently used.");
         }
+        let degraded_below = match degraded_below.trim() {
+            "" => None,
+            typed => match typed.parse::<i32>() {
+                Ok(n) if (1..=MAX_DEGRADED_BELOW).contains(&n) => Some(n),
+                _ => {
+                    errors.add("degraded_below", "Leave it empty for half the members, or give a whole number from 1 to 10.");
+                    None
+                }
+            },
+        };
         let mut parsed = Vec::new();
         for member in &settings.members {
             let Some(input) = inputs.iter().find(|i| i.number_id == member.number_id) else { continue };
@@ -115,6 +131,8 @@ pub fn update(
         }
         let Some(strategy) = strategy.filter(|_| errors.is_empty()) else { return Err(ServiceError::Invalid(errors)) };
         store::set_pool_routing(conn, pool_id, strategy.as_str(), strict)?;
+        crate::store::events::set_degraded_below(conn, pool_id, degraded_below)?;
+        crate::services::events::pool_health(conn, pool_id)?;
         for (number_id, priority, weight, regions, departments) in &parsed {
             store::set_member_routing(conn, pool_id, *number_id, *priority, *weight, regions, departments)?;
         }
@@ -127,9 +145,11 @@ pub fn update(
                 action: "pool.routing_update",
                 subject_type: "pool",
                 subject_id: Some(pool_id.to_string()),
-                before: Some(json!({ "strategy": settings.pool.strategy, "strict": settings.pool.strict_routing })),
+                before: Some(
+                    json!({ "strategy": settings.pool.strategy, "strict": settings.pool.strict_routing, "degraded_below": settings.degraded_below }),
+                ),
                 after: Some(
-                    json!({ "strategy": strategy.as_str(), "strict": strict, "members": parsed.iter().map(|(n, p, w, r, d)| json!({ "number_id": n, "priority": p, "weight": w, "regions": r, "departments": d })).collect::<Vec<_>>() }),
+                    json!({ "strategy": strategy.as_str(), "strict": strict, "degraded_below": degraded_below, "members": parsed.iter().map(|(n, p, w, r, d)| json!({ "number_id": n, "priority": p, "weight": w, "regions": r, "departments": d })).collect::<Vec<_>>() }),
                 ),
                 client_ip: actor.client_ip.clone(),
             },

@@ -440,12 +440,19 @@ pub fn attempts_of(conn: &mut DbConnection, delivery_ids: &[i64]) -> QueryResult
         .load(conn)
 }
 
+/// The states of a failing delivery once attempted: pending again after a
+/// failed attempt, or failed for good. Counted as `state IN (…)` with
+/// `attempts > 0`, so that the count walks the endpoint's deliveries of
+/// those states only (its index on endpoint, state), never the delivered.
+const FAILING_STATES: [&str; 2] = ["failed", "pending"];
+
 /// Deliveries failing on each endpoint given: pending after a failed
 /// attempt, or failed for good.
 pub fn failing_counts(conn: &mut DbConnection, endpoint_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
     event_deliveries::table
         .filter(event_deliveries::endpoint_id.eq_any(endpoint_ids))
-        .filter(event_deliveries::state.eq("failed").or(event_deliveries::state.eq("pending").and(event_deliveries::attempts.gt(0))))
+        .filter(event_deliveries::state.eq_any(FAILING_STATES))
+        .filter(event_deliveries::attempts.gt(0))
         .group_by(event_deliveries::endpoint_id)
         .select((event_deliveries::endpoint_id, diesel::dsl::count_star()))
         .load(conn)
@@ -456,7 +463,8 @@ pub fn failing_by_enterprise(conn: &mut DbConnection, enterprise_ids: &[i64]) ->
     event_deliveries::table
         .inner_join(event_endpoints::table)
         .filter(event_endpoints::enterprise_id.eq_any(enterprise_ids))
-        .filter(event_deliveries::state.eq("failed").or(event_deliveries::state.eq("pending").and(event_deliveries::attempts.gt(0))))
+        .filter(event_deliveries::state.eq_any(FAILING_STATES))
+        .filter(event_deliveries::attempts.gt(0))
         .group_by(event_endpoints::enterprise_id)
         .select((event_endpoints::enterprise_id, diesel::dsl::count_star()))
         .load(conn)
@@ -475,10 +483,16 @@ pub fn pools_touched(conn: &mut DbConnection, number_id: Option<i64>, waba_id: O
     query.load(conn)
 }
 
-/// A pool's enterprise and the health it last reported.
-pub fn pool_health(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Option<(i64, String)>> {
+/// A pool's enterprise, the health it last reported and its degraded threshold.
+pub fn pool_health(conn: &mut DbConnection, pool_id: i64) -> QueryResult<Option<(i64, String, Option<i32>)>> {
     use crate::db::schema::pools;
-    pools::table.find(pool_id).select((pools::enterprise_id, pools::health)).get_result(conn).optional()
+    pools::table.find(pool_id).select((pools::enterprise_id, pools::health, pools::degraded_below)).get_result(conn).optional()
+}
+
+/// Sets a pool's degraded threshold (None: half its members).
+pub fn set_degraded_below(conn: &mut DbConnection, pool_id: i64, degraded_below: Option<i32>) -> QueryResult<()> {
+    use crate::db::schema::pools;
+    diesel::update(pools::table.find(pool_id)).set(pools::degraded_below.eq(degraded_below)).execute(conn).map(|_| ())
 }
 
 pub fn set_pool_health(conn: &mut DbConnection, pool_id: i64, health: &str) -> QueryResult<()> {

@@ -23,6 +23,7 @@ struct RoutingPage {
     /// with its errors.
     strategy: String,
     strict: bool,
+    degraded_below: String,
     members: Vec<MemberFields>,
     errors: FieldErrors,
 }
@@ -72,6 +73,9 @@ pub struct RoutingForm {
     strategy: String,
     /// A checkbox, sent only when ticked.
     strict: Option<String>,
+    /// Empty for half the members.
+    #[serde(default)]
+    degraded_below: String,
     /// The number ids of the members on the page.
     #[serde(default, deserialize_with = "one_or_many")]
     member: Vec<String>,
@@ -127,8 +131,13 @@ async fn page(
             departments: m.department_tags.clone(),
         })
         .collect();
-    let (strategy, strict, errors) = match sent {
-        None => (settings.pool.strategy.clone(), settings.pool.strict_routing, FieldErrors::default()),
+    let (strategy, strict, degraded_below, errors) = match sent {
+        None => (
+            settings.pool.strategy.clone(),
+            settings.pool.strict_routing,
+            settings.degraded_below.map(|n| n.to_string()).unwrap_or_default(),
+            FieldErrors::default(),
+        ),
         Some((form, errors)) => {
             for input in form.members() {
                 if let Some(shown) = members.iter_mut().find(|m| m.number_id == input.number_id) {
@@ -136,11 +145,11 @@ async fn page(
                         (input.priority, input.weight, input.regions, input.departments);
                 }
             }
-            (form.strategy.clone(), form.is_strict(), errors)
+            (form.strategy.clone(), form.is_strict(), form.degraded_below.clone(), errors)
         }
     };
     let chrome = Chrome::new(user, Nav::Pools, state.demo);
-    render(status, &RoutingPage { chrome, settings, strategy, strict, members, errors })
+    render(status, &RoutingPage { chrome, settings, strategy, strict, degraded_below, members, errors })
 }
 
 #[get("/channels/whatsapp/pools/{id}/routing")]
@@ -158,9 +167,9 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     let id = pool_id(&path)?;
     let form = form.decode::<RoutingForm>()?.input;
-    let (strict, inputs, strategy) = (form.is_strict(), form.members(), form.strategy.clone());
+    let (strict, inputs, strategy, degraded_below) = (form.is_strict(), form.members(), form.strategy.clone(), form.degraded_below.clone());
     let actor = user.actor.clone();
-    match state.write(move |conn| Ok(service::update(conn, &actor, id, &strategy, strict, &inputs))).await? {
+    match state.write(move |conn| Ok(service::update(conn, &actor, id, &strategy, strict, &degraded_below, &inputs))).await? {
         Ok(()) => {
             set_flash(&user.session, FlashKind::Success, "Routing settings saved.");
             Ok(htmx::see_other(&req, &format!("/channels/whatsapp/pools/{id}")))

@@ -795,3 +795,63 @@ async fn events_older_than_30_days_are_forgotten_with_their_deliveries() {
         .await;
     assert_eq!((left, deliveries, attempts), (1, 1, 1), "the recent event, its delivery and its attempt stay");
 }
+
+#[tokio::test]
+async fn a_pool_with_its_own_threshold_is_degraded_below_it() {
+    // Arrange: Acme Support (two members) is degraded below two in rotation.
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    add_endpoint(&app, &receiver.url, &["pool.health"]).await;
+    let pool = app.pool_id("Acme Support").await;
+    let admin = app.new_client_logged_in("admin@acme.example").await;
+    let routing = format!("/channels/whatsapp/pools/{pool}/routing");
+    let refused = admin.post_form(&routing, &[("strategy", "round_robin"), ("degraded_below", "11")]).await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("a whole number from 1 to 10"));
+    let saved = admin.post_form(&routing, &[("strategy", "round_robin"), ("degraded_below", "2")]).await;
+    assert!(saved.status().is_redirection() || saved.status().is_success(), "{}", saved.status());
+    assert!(admin.get_html(&routing).await.contains(r#"name="degraded_below" value="2""#));
+
+    // Act: one member turns red.
+    let flag =
+        change("phone_number_quality_update", json!({ "display_phone_number": "15550100101", "event": "FLAGGED", "current_limit": "TIER_1K" }));
+    assert_eq!(app.meta_posts(flag).await, 200);
+
+    // Assert
+    let got = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let data = &got[0].body["data"];
+    assert_eq!((data["state"].as_str(), data["in_rotation"].as_i64(), data["degraded_below"].as_i64()), (Some("degraded"), Some(1), Some(2)));
+}
+
+#[tokio::test]
+async fn after_a_rotation_both_secrets_sign_for_a_day_and_the_old_one_then_stops() {
+    // Arrange
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let (endpoint, old) = add_endpoint(&app, &receiver.url, &["message.received"]).await;
+    let keys = app.keys.clone();
+    let new = app
+        .with_db(move |c| {
+            let actor = acme_super_admin(c);
+            endpoints::rotate_secret(c, &actor, &keys, endpoint).unwrap()
+        })
+        .await;
+
+    // Act
+    app.meta_posts(customer_writes("447700900571", "wamid.ROT571", "rotated")).await;
+    let during = receiver.wait_for(1, Duration::from_secs(5)).await;
+    let lapsed = wabapool::store::now() - chrono::Duration::seconds(1);
+    app.with_db(move |c| {
+        diesel::update(event_endpoints::table.find(endpoint)).set(event_endpoints::previous_until.eq(Some(lapsed))).execute(c).unwrap()
+    })
+    .await;
+    app.meta_posts(customer_writes("447700900572", "wamid.ROT572", "later")).await;
+    let after = receiver.wait_for(2, Duration::from_secs(5)).await;
+
+    // Assert: the new secret's signature first, the old one's beside it; then the new one alone.
+    let signatures: Vec<&str> = during[0].signature.split(' ').collect();
+    let sign = |secret: &SecretString, r: &Received| event_signing::sign(secret, &r.id, r.timestamp, r.raw.as_bytes()).unwrap();
+    assert_eq!(signatures, [sign(&new, &during[0]), sign(&old, &during[0])]);
+    assert_eq!(after[1].signature, sign(&new, &after[1]), "the old secret no longer signs once its day is over");
+}

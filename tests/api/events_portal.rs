@@ -517,8 +517,9 @@ async fn the_overview_counts_each_enterprises_failing_event_deliveries() {
         endpoints::set_enabled(c, &actor, id, false).unwrap();
         endpoints::send_test(c, &actor, id).unwrap();
         endpoints::send_test(c, &actor, id).unwrap();
+        // Failed for good, as after a day of attempts.
         diesel::update(event_deliveries::table.filter(event_deliveries::endpoint_id.eq(id)))
-            .set(event_deliveries::state.eq("failed"))
+            .set((event_deliveries::state.eq("failed"), event_deliveries::attempts.eq(17)))
             .execute(c)
             .unwrap();
     })

@@ -74,5 +74,7 @@ CREATE TABLE event_attempts (
 );
 CREATE INDEX event_attempts_delivery_id_idx ON event_attempts (delivery_id, id);
 
--- A pool's health as last reported: healthy, degraded or down.
+-- A pool's health as last reported: healthy, degraded or down; degraded
+-- below this many members in rotation (NULL: below half of them).
 ALTER TABLE pools ADD COLUMN health TEXT NOT NULL DEFAULT 'healthy';
+ALTER TABLE pools ADD COLUMN degraded_below INTEGER CHECK (degraded_below BETWEEN 1 AND 10);

@@ -208,10 +208,11 @@ pub fn pools_health_after(conn: &mut DbConnection, number_id: Option<i64>, waba_
 /// Emits `pool.health` when a pool's members in rotation put it across a
 /// line since it last reported; call when its members or their health change.
 pub fn pool_health(conn: &mut DbConnection, pool_id: i64) -> diesel::QueryResult<()> {
-    let Some((enterprise_id, was)) = store::pool_health(conn, pool_id)? else { return Ok(()) };
+    let Some((enterprise_id, was, degraded_below)) = store::pool_health(conn, pool_id)? else { return Ok(()) };
     let members = crate::store::routing::members(conn, pool_id)?;
     let in_rotation = members.iter().filter(|m| out_of_rotation(m.status, &m.quality_rating, m.waba_status).is_none()).count();
-    let now = PoolHealth::of(members.len(), in_rotation);
+    let threshold = degraded_below.and_then(|t| usize::try_from(t).ok());
+    let now = PoolHealth::of(members.len(), in_rotation, threshold);
     if now.as_str() == was {
         return Ok(());
     }
@@ -224,7 +225,7 @@ pub fn pool_health(conn: &mut DbConnection, pool_id: i64) -> diesel::QueryResult
             pool_id: Some(pool_id),
             message_id: None,
             customer: None,
-            data: json!({ "pool_id": pool_id, "members": members.len(), "in_rotation": in_rotation, "state": now.as_str() }),
+            data: json!({ "pool_id": pool_id, "members": members.len(), "in_rotation": in_rotation, "degraded_below": threshold, "state": now.as_str() }),
         },
     )?;
     Ok(())
