@@ -347,11 +347,14 @@ pub fn resend(conn: &mut DbConnection, delivery_id: i64) -> QueryResult<bool> {
     Ok(changed > 0)
 }
 
-#[derive(Debug, Clone, Queryable)]
+/// A delivery with its event's type, read from the two joined.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = event_deliveries)]
 pub struct DeliveryRow {
     pub id: i64,
     pub endpoint_id: i64,
     pub event_id: i64,
+    #[diesel(select_expression = events::event_type, select_expression_type = events::event_type)]
     pub event_type: String,
     pub state: String,
     pub attempts: i32,
@@ -362,23 +365,7 @@ pub struct DeliveryRow {
 }
 
 pub fn find_delivery(conn: &mut DbConnection, id: i64) -> QueryResult<Option<DeliveryRow>> {
-    event_deliveries::table
-        .inner_join(events::table)
-        .filter(event_deliveries::id.eq(id))
-        .select((
-            event_deliveries::id,
-            event_deliveries::endpoint_id,
-            event_deliveries::event_id,
-            events::event_type,
-            event_deliveries::state,
-            event_deliveries::attempts,
-            event_deliveries::next_attempt_at,
-            event_deliveries::last_attempt_at,
-            event_deliveries::last_status,
-            event_deliveries::created_at,
-        ))
-        .get_result(conn)
-        .optional()
+    event_deliveries::table.inner_join(events::table).filter(event_deliveries::id.eq(id)).select(DeliveryRow::as_select()).get_result(conn).optional()
 }
 
 /// A page of an endpoint's deliveries, newest first, optionally of one
@@ -402,23 +389,7 @@ pub fn deliveries_of(
         query
     };
     let total = filtered().count().get_result(conn)?;
-    let rows = filtered()
-        .order(event_deliveries::id.desc())
-        .offset(offset)
-        .limit(limit)
-        .select((
-            event_deliveries::id,
-            event_deliveries::endpoint_id,
-            event_deliveries::event_id,
-            events::event_type,
-            event_deliveries::state,
-            event_deliveries::attempts,
-            event_deliveries::next_attempt_at,
-            event_deliveries::last_attempt_at,
-            event_deliveries::last_status,
-            event_deliveries::created_at,
-        ))
-        .load(conn)?;
+    let rows = filtered().order(event_deliveries::id.desc()).offset(offset).limit(limit).select(DeliveryRow::as_select()).load(conn)?;
     Ok((rows, total))
 }
 

@@ -18,8 +18,8 @@ use wabapool::security::event_signing;
 use wabapool::services::events::endpoints::{self, NewEndpointInput};
 
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::webhooks::APP_SECRET;
 
-const APP_SECRET: &str = "test-app-secret-0123456789";
 const ACME_WABA: &str = "102000000000101";
 const ACME_NUMBER: &str = "1015550100102";
 
@@ -166,23 +166,6 @@ async fn add_endpoint(app: &TestApp, url: &str, types: &[&str]) -> (i64, SecretS
 
 const ALL_TYPES: [&str; 5] = ["message.received", "message.status", "number.health", "pool.health", "waba.status"];
 
-impl TestApp {
-    /// Has the sandbox sign and post Meta's payload to the app.
-    async fn meta_posts(&self, payload: Value) -> u16 {
-        let answer: Value = self
-            .client
-            .post(format!("{}/_sandbox/webhooks", self.sandbox_url))
-            .json(&json!({ "url": self.url("/webhooks/whatsapp"), "app_secret": APP_SECRET, "payload": payload }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer["status"].as_u64().unwrap() as u16
-    }
-}
-
 fn messages_change(value: Value) -> Value {
     let mut value = value;
     value["messaging_product"] = json!("whatsapp");
@@ -217,7 +200,7 @@ async fn a_customers_reply_reaches_the_endpoint_signed_as_standard_webhooks_ask(
     let (_, secret) = add_endpoint(&app, &receiver.url, &ALL_TYPES).await;
 
     // Act
-    assert_eq!(app.meta_posts(customer_writes("447700900501", "wamid.IN501", "Where is my order?")).await, 200);
+    assert_eq!(app.deliver(customer_writes("447700900501", "wamid.IN501", "Where is my order?")).await, 200);
 
     // Assert
     let got = receiver.wait_for(1, Duration::from_secs(5)).await;
@@ -248,7 +231,7 @@ async fn a_webhook_from_meta_redelivered_three_times_produces_one_event() {
     let reply = customer_writes("447700900502", "wamid.IN502", "Hello");
 
     for _ in 0..3 {
-        assert_eq!(app.meta_posts(reply.clone()).await, 200);
+        assert_eq!(app.deliver(reply.clone()).await, 200);
     }
 
     assert_eq!(count_events(&app, "message.received").await, 1);
@@ -272,8 +255,8 @@ async fn each_status_of_a_sent_message_is_an_event_and_the_pull_api_shows_its_hi
     let (id, wamid) = (sent["id"].as_i64().unwrap(), sent["wamid"].as_str().unwrap().to_owned());
 
     // Act
-    assert_eq!(app.meta_posts(status_of(&wamid, "447700900503", "delivered")).await, 200);
-    assert_eq!(app.meta_posts(status_of(&wamid, "447700900503", "read")).await, 200);
+    assert_eq!(app.deliver(status_of(&wamid, "447700900503", "delivered")).await, 200);
+    assert_eq!(app.deliver(status_of(&wamid, "447700900503", "read")).await, 200);
 
     // Assert: the receiver got sent, delivered, read in order.
     let got = receiver.wait_for(3, Duration::from_secs(5)).await;
@@ -322,7 +305,7 @@ async fn a_receiver_down_for_a_while_gets_every_event_after_in_order_per_custome
     // Act: two customers write three messages each while it is down; then it is back.
     for n in 0..3 {
         for from in ["447700900511", "447700900512"] {
-            assert_eq!(app.meta_posts(customer_writes(from, &format!("wamid.{from}.{n}"), &format!("message {n}"))).await, 200);
+            assert_eq!(app.deliver(customer_writes(from, &format!("wamid.{from}.{n}"), &format!("message {n}"))).await, 200);
         }
     }
     let started = Instant::now();
@@ -380,7 +363,7 @@ async fn errors_timeouts_redirects_and_huge_answers_are_retried_or_taken_with_me
 
     // 500: kept pending for a retry, with the answer's first bytes.
     receiver.set(Mode::Answer(500));
-    app.meta_posts(customer_writes("447700900521", "wamid.IN521", "a")).await;
+    app.deliver(customer_writes("447700900521", "wamid.IN521", "a")).await;
     wait_attempts(&app, 1).await;
     assert_eq!(latest_attempt(&app).await, Some((Some(500), "down for maintenance".to_owned())));
     assert_eq!(pending(&app).await, 1);
@@ -465,7 +448,7 @@ async fn a_slow_endpoint_never_delays_another() {
 
     let started = Instant::now();
     for n in 0..40 {
-        app.meta_posts(customer_writes(&format!("4477009006{n:02}"), &format!("wamid.SLOW{n}"), "hi")).await;
+        app.deliver(customer_writes(&format!("4477009006{n:02}"), &format!("wamid.SLOW{n}"), "hi")).await;
     }
     let got = quick.wait_for(40, Duration::from_secs(10)).await;
     let quick_done = started.elapsed();
@@ -483,7 +466,7 @@ async fn an_endpoint_failing_for_24_hours_is_disabled_audited_and_its_old_delive
     let receiver = Receiver::start().await;
     receiver.set(Mode::Answer(500));
     let (endpoint, _) = add_endpoint(&app, &receiver.url, &["message.received"]).await;
-    app.meta_posts(customer_writes("447700900531", "wamid.IN531", "a")).await;
+    app.deliver(customer_writes("447700900531", "wamid.IN531", "a")).await;
     // The first attempt is made and settled.
     for _ in 0..200 {
         let settled: i64 = app
@@ -549,7 +532,7 @@ async fn a_host_that_resolves_to_a_private_address_is_refused_at_delivery_time()
     // Stored as if it had resolved to a public address when it was added.
     let (endpoint, _) = add_endpoint(&app, &format!("https://localhost:{port}/hooks"), &["message.received"]).await;
 
-    app.meta_posts(customer_writes("447700900541", "wamid.IN541", "a")).await;
+    app.deliver(customer_writes("447700900541", "wamid.IN541", "a")).await;
     let mut answer = None;
     for _ in 0..100 {
         answer = app.with_db(|c| event_attempts::table.select(event_attempts::answer).first::<String>(c).optional().unwrap()).await;
@@ -734,12 +717,12 @@ async fn quality_drops_a_pool_going_down_and_a_restricted_waba_are_events() {
     };
 
     // Act: one member turns red (one of two still in rotation), then the other.
-    assert_eq!(app.meta_posts(flag("15550100101")).await, 200);
+    assert_eq!(app.deliver(flag("15550100101")).await, 200);
     let first = receiver.wait_for(1, Duration::from_secs(5)).await;
     assert_eq!(first.len(), 1, "one member red leaves half in rotation: no pool event yet: {first:?}");
-    assert_eq!(app.meta_posts(flag("15550100102")).await, 200);
+    assert_eq!(app.deliver(flag("15550100102")).await, 200);
     let got = receiver.wait_for(3, Duration::from_secs(5)).await;
-    assert_eq!(app.meta_posts(change("account_update", json!({ "event": "ACCOUNT_RESTRICTION" }))).await, 200);
+    assert_eq!(app.deliver(change("account_update", json!({ "event": "ACCOUNT_RESTRICTION" }))).await, 200);
     let after = receiver.wait_for(4, Duration::from_secs(5)).await;
 
     // Assert: events of no customer may arrive in any order; by their ids:
@@ -771,8 +754,8 @@ async fn events_older_than_30_days_are_forgotten_with_their_deliveries() {
     let app = app().await;
     let receiver = Receiver::start().await;
     add_endpoint(&app, &receiver.url, &["message.received"]).await;
-    app.meta_posts(customer_writes("447700900561", "wamid.OLD561", "old")).await;
-    app.meta_posts(customer_writes("447700900562", "wamid.NEW562", "new")).await;
+    app.deliver(customer_writes("447700900561", "wamid.OLD561", "old")).await;
+    app.deliver(customer_writes("447700900562", "wamid.NEW562", "new")).await;
     receiver.wait_for(2, Duration::from_secs(5)).await;
     let long_ago = wabapool::store::now() - chrono::Duration::days(31);
     app.with_db(move |c| {
@@ -815,7 +798,7 @@ async fn a_pool_with_its_own_threshold_is_degraded_below_it() {
     // Act: one member turns red.
     let flag =
         change("phone_number_quality_update", json!({ "display_phone_number": "15550100101", "event": "FLAGGED", "current_limit": "TIER_1K" }));
-    assert_eq!(app.meta_posts(flag).await, 200);
+    assert_eq!(app.deliver(flag).await, 200);
 
     // Assert
     let got = receiver.wait_for(1, Duration::from_secs(5)).await;
@@ -839,14 +822,14 @@ async fn after_a_rotation_both_secrets_sign_for_a_day_and_the_old_one_then_stops
         .await;
 
     // Act
-    app.meta_posts(customer_writes("447700900571", "wamid.ROT571", "rotated")).await;
+    app.deliver(customer_writes("447700900571", "wamid.ROT571", "rotated")).await;
     let during = receiver.wait_for(1, Duration::from_secs(5)).await;
     let lapsed = wabapool::store::now() - chrono::Duration::seconds(1);
     app.with_db(move |c| {
         diesel::update(event_endpoints::table.find(endpoint)).set(event_endpoints::previous_until.eq(Some(lapsed))).execute(c).unwrap()
     })
     .await;
-    app.meta_posts(customer_writes("447700900572", "wamid.ROT572", "later")).await;
+    app.deliver(customer_writes("447700900572", "wamid.ROT572", "later")).await;
     let after = receiver.wait_for(2, Duration::from_secs(5)).await;
 
     // Assert: the new secret's signature first, the old one's beside it; then the new one alone.

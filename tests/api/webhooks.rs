@@ -8,7 +8,7 @@ use wabapool::db::schema::{audit_entries, numbers, wabas};
 
 use crate::helpers::{LISTING, TestApp, spawn_app_with};
 
-const APP_SECRET: &str = "test-app-secret-0123456789";
+pub(crate) const APP_SECRET: &str = "test-app-secret-0123456789";
 const VERIFY_TOKEN: &str = "test-verify-token";
 
 async fn app() -> TestApp {
@@ -28,8 +28,8 @@ fn envelope(waba: &str, field: &str, value: Value) -> Value {
 }
 
 impl TestApp {
-    /// Has the sandbox sign and post a payload; answers the portal's status.
-    async fn deliver(&self, payload: Value) -> u16 {
+    /// Has the sandbox sign and post a payload with [`APP_SECRET`]; answers the portal's status.
+    pub(crate) async fn deliver(&self, payload: Value) -> u16 {
         let answer: Value = self
             .client
             .post(format!("{}/_sandbox/webhooks", self.sandbox_url))
