@@ -545,3 +545,14 @@ pub fn prune(conn: &mut DbConnection, before: chrono::NaiveDateTime, limit: i64)
     }
     diesel::delete(events::table.filter(events::id.eq_any(&old))).execute(conn)
 }
+
+/// The activated numbers of a WABA, by id.
+pub fn activated_numbers_of_waba(conn: &mut DbConnection, waba_id: i64) -> QueryResult<Vec<i64>> {
+    use crate::db::schema::numbers;
+    numbers::table
+        .filter(numbers::waba_id.eq(waba_id))
+        .filter(numbers::status.eq(crate::domain::NumberStatus::Activated.as_str()))
+        .order(numbers::id.asc())
+        .select(numbers::id)
+        .load(conn)
+}

@@ -723,7 +723,8 @@ async fn quality_drops_a_pool_going_down_and_a_restricted_waba_are_events() {
     assert_eq!(app.deliver(flag("15550100102")).await, 200);
     let got = receiver.wait_for(3, Duration::from_secs(5)).await;
     assert_eq!(app.deliver(change("account_update", json!({ "event": "ACCOUNT_RESTRICTION" }))).await, 200);
-    let after = receiver.wait_for(4, Duration::from_secs(5)).await;
+    // The WABA's status, and each of its five activated numbers out of rotation.
+    let after = receiver.wait_for(9, Duration::from_secs(5)).await;
 
     // Assert: events of no customer may arrive in any order; by their ids:
     let mut got = got;
@@ -740,9 +741,12 @@ async fn quality_drops_a_pool_going_down_and_a_restricted_waba_are_events() {
         (down["pool_id"].as_i64(), down["state"].as_str(), down["members"].as_i64(), down["in_rotation"].as_i64()),
         (Some(pool), Some("down"), Some(2), Some(0))
     );
-    assert_eq!(after.len(), 4, "the restriction is one event, the pool being down already: {after:?}");
-    let waba = &after[3].body;
-    assert_eq!(waba["type"], "waba.status");
+    assert_eq!(after.len(), 9, "no pool event: the pool was down already: {after:?}");
+    let restricted = &after[3..];
+    let waba = &restricted.iter().find(|r| r.body["type"] == "waba.status").expect("a waba.status event").body;
+    let numbers: Vec<&Value> = restricted.iter().filter(|r| r.body["type"] == "number.health").map(|r| &r.body["data"]).collect();
+    assert_eq!(numbers.len(), 5, "{restricted:?}");
+    assert!(numbers.iter().all(|n| n["in_rotation"] == false && n["reason"] == "ACCOUNT_RESTRICTION"));
     assert_eq!(
         (waba["data"]["waba_id"].as_str(), waba["data"]["status"].as_str(), waba["data"]["reason"].as_str()),
         (Some(ACME_WABA), Some("suspended"), Some("ACCOUNT_RESTRICTION"))

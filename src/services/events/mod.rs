@@ -176,7 +176,8 @@ pub fn number_health(conn: &mut DbConnection, number_id: i64, reason: Option<&st
 }
 
 /// `waba.status` to each enterprise linked to a WABA whose status
-/// changed, then `pool.health` of the pools it moved.
+/// changed, `number.health` of each of its activated numbers (whose
+/// rotation follows the WABA's), then `pool.health` of the pools it moved.
 pub fn waba_status(conn: &mut DbConnection, waba_id: i64, status: &str, reason: Option<&str>) -> diesel::QueryResult<()> {
     let Some(waba) = crate::store::wabas::find(conn, waba_id)? else { return Ok(()) };
     for enterprise_id in crate::store::wabas::linked_enterprises(conn, waba_id)? {
@@ -191,6 +192,9 @@ pub fn waba_status(conn: &mut DbConnection, waba_id: i64, status: &str, reason: 
                 data: json!({ "waba_id": waba.meta_waba_id, "status": status, "reason": reason }),
             },
         )?;
+    }
+    for number_id in store::activated_numbers_of_waba(conn, waba_id)? {
+        number_health(conn, number_id, reason)?;
     }
     pools_health_after(conn, None, Some(waba_id))
 }
